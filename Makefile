@@ -1,0 +1,42 @@
+# Two commands for users: `make report` regenerates the reviewer site, `make test` runs every check.
+# Both bootstrap the project's virtual environment (.venv) and Jupyter kernel on first use.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+KERNEL := cell-evidence
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help report test lint lab bench clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev,lab]"
+	# The kernel lives inside .venv (not in ~/.local), so papermill and nbval use this interpreter.
+	$(PY) -m ipykernel install --prefix $(VENV) --name $(KERNEL) --display-name "Python ($(KERNEL))" >/dev/null
+	touch $(STAMP)
+
+report: $(STAMP) ## Regenerate data/processed and reports/ (incremental; FORCE=1 reruns all)
+	$(PY) -m helpers.pipeline $(if $(FORCE),--force,)
+
+test: $(STAMP) lint ## Lint, unit tests and nbval on the committed notebooks
+	$(PY) -m pytest
+
+lint: $(STAMP) ## ruff lint and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+lab: $(STAMP) ## Open JupyterLab on the project's kernel
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+bench: $(STAMP) ## Run the benchmarks (figures go to benchmarks/README.md)
+	$(PY) benchmarks/bench_stats.py
+
+clean: ## Remove the environment, build scratch and caches (keeps data and reports)
+	rm -rf $(VENV) build .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
