@@ -38,7 +38,9 @@ def test_installed_environment_matches_the_pins(requirement):
 
 
 def test_environment_yml_python_matches_requires_python():
-    conda_python = [d for d in ENVIRONMENT["dependencies"] if isinstance(d, str) and d.startswith("python")]
+    conda_python = [
+        d for d in ENVIRONMENT["dependencies"] if isinstance(d, str) and d.startswith("python")
+    ]
     assert conda_python == ["python=3.11"]
     assert PROJECT["requires-python"] == "==3.11.*"
 

@@ -1,0 +1,274 @@
+"""Runs the consistency checks over one located sheet and reports them as table rows.
+
+The checks themselves are pure functions in :mod:`helpers.checks`; this module decides
+where each applies (GRIM only on integer-scored scales, percentage checks where a count or
+denominator is known, denominator search where none fits) and turns every finding into a
+``checks.csv`` row that shows the evidence. Nothing here stops ingestion: these are the
+things a careful reader should know, surfaced rather than hidden.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from helpers import checks, sources
+from helpers.extraction import Quoted, Statistic
+
+if TYPE_CHECKING:
+    from helpers.ingest import TrialEvidence
+
+
+SOURCE_KIND_PHRASES = {
+    "press_report": "a press report (a secondary source)",
+    "abstract": "an abstract only",
+    "bibliographic_record": "a bibliographic record's abstract only",
+}
+
+
+def _row(trial: TrialEvidence, check: str, severity: str, field: str, message: str) -> dict:
+    return {
+        "trial_id": trial.trial_id,
+        "check": check,
+        "severity": severity,
+        "field": field,
+        "message": message,
+    }
+
+
+def as_written(value: float, quotes: Iterable[str]) -> str:
+    """The number as the quote writes it (to know its decimals), else its shortest text."""
+    for quote in quotes:
+        for token in sources.numbers_in(quote):
+            try:
+                if Decimal(token) == Decimal(repr(value)):
+                    return token
+            except ArithmeticError:
+                continue
+    return repr(value)
+
+
+def check_rows(trial: TrialEvidence) -> list[dict]:
+    """Every consistency finding for one trial, in sheet order."""
+    rows: list[dict] = []
+    rows += _derived_values(trial)
+    rows += _outcome_checks(trial)
+    rows += _adverse_event_checks(trial)
+    rows += _characteristic_checks(trial)
+    rows += _denominator_search(trial)
+    rows += [
+        _row(trial, "contradiction", "warning", f"contradictions.{i}", c.description)
+        for i, c in enumerate(trial.sheet.contradictions)
+    ]
+    if trial.record.kind in ("press_report", "abstract", "bibliographic_record"):
+        rows.append(
+            _row(
+                trial,
+                "source_kind",
+                "warning",
+                "source_file",
+                f"numbers come from {SOURCE_KIND_PHRASES[trial.record.kind]}, not the full "
+                "article: methods and results could not be checked in full",
+            )
+        )
+    return rows
+
+
+def _derived_values(trial: TrialEvidence) -> list[dict]:
+    from helpers.ingest import iter_evidence  # circular at import time only
+
+    return [
+        _row(trial, "derived_value", "info", path, f"not written in the quote: {ev.derived}")
+        for path, ev in iter_evidence(trial.sheet)
+        if ev.derived
+    ]
+
+
+def _percent_rows(
+    trial: TrialEvidence, field: str, percent: str, count: int | None, denominator: int | None
+) -> list[dict]:
+    if denominator is None:
+        return []
+    if count is not None:
+        result = checks.percent_matches_count(count, denominator, percent)
+        return [] if result.ok else [_row(trial, "percent_count", "warning", field, result.message)]
+    # No count given: test the whole count nearest to the percentage.
+    nearest = round(float(percent) * denominator / 100)
+    result = checks.percent_matches_count(nearest, denominator, percent)
+    return [] if result.ok else [_row(trial, "percent_count", "warning", field, result.message)]
+
+
+def _outcome_checks(trial: TrialEvidence) -> list[dict]:
+    rows: list[dict] = []
+    ceiling = trial.sheet.trial.enrolment_ceiling
+    for i, outcome in enumerate(trial.sheet.outcomes):
+        scale = outcome.scale
+        for j, tp in enumerate(outcome.timepoints):
+            field = f"outcomes.{i}.timepoints.{j}"
+            label = f"{outcome.id} at {tp.timepoint}"
+            if tp.percent is not None:
+                rows += _percent_rows(trial, field, tp.percent, tp.events, tp.total or tp.n)
+            if scale is not None and scale.integer and tp.mean is not None and tp.n:
+                result = checks.grim(as_written(tp.mean, tp.quotes), tp.n)
+                if not result.ok:
+                    rows.append(_row(trial, "grim", "warning", field, f"{label}: {result.message}"))
+            if (
+                scale is not None
+                and scale.min is not None
+                and scale.max is not None
+                and tp.sd is not None
+                and tp.n
+            ):
+                result = checks.sd_within_range(tp.sd, scale.min, scale.max, tp.n)
+                if not result.ok:
+                    rows.append(
+                        _row(trial, "sd_range", "warning", field, f"{label}: {result.message}")
+                    )
+            if tp.sd == 0 and tp.n and tp.n > 1:
+                rows.append(
+                    _row(
+                        trial,
+                        "sd_zero",
+                        "warning",
+                        field,
+                        f"{label}: SD of 0 across {tp.n} patients means every patient had "
+                        f"exactly {tp.mean}; implausible for a measured quantity",
+                    )
+                )
+            measured = tp.n if tp.n is not None else tp.total
+            if ceiling is not None and measured is not None and measured < ceiling:
+                rows.append(
+                    _row(
+                        trial,
+                        "subgroup",
+                        "info",
+                        field,
+                        f"{label}: measured in {measured} of {ceiling} patients"
+                        + (f" ({outcome.population})" if outcome.population else ""),
+                    )
+                )
+    return rows
+
+
+def _adverse_event_checks(trial: TrialEvidence) -> list[dict]:
+    rows: list[dict] = []
+    for i, event in enumerate(trial.sheet.adverse_events):
+        field = f"adverse_events.{i}"
+        if event.percent is not None and event.count_unit == "patients":
+            rows += _percent_rows(trial, field, event.percent, event.count, event.denominator)
+        if event.count_unit in ("events", "cases") and event.count:
+            rows.append(
+                _row(
+                    trial,
+                    "count_unit",
+                    "info",
+                    field,
+                    f"{event.term}: {event.count} {event.count_unit}, not patients; one patient "
+                    "may count more than once, so no per-patient incidence is computed",
+                )
+            )
+    return rows
+
+
+def _characteristic_checks(trial: TrialEvidence) -> list[dict]:
+    rows: list[dict] = []
+    for group in ("baseline", "product"):
+        for i, item in enumerate(getattr(trial.sheet, group)):
+            if item.percent is not None:
+                rows += _percent_rows(
+                    trial, f"{group}.{i}", item.percent, item.events, item.total or item.n
+                )
+    return rows
+
+
+def _denominator_search(trial: TrialEvidence) -> list[dict]:
+    """Where percentages have no usable denominator, which whole denominators could fit."""
+    unknown = [
+        e for e in trial.sheet.adverse_events if e.percent is not None and e.denominator is None
+    ]
+    if not unknown:
+        return []
+    percents = [e.percent for e in unknown]
+    n_max = 1000
+    feasible = checks.feasible_denominators(percents, n_max=n_max)
+    stated = {}
+    for name in ("n_safety", "n_enrolled"):
+        value = getattr(trial.sheet.trial, name)
+        if isinstance(value, Quoted):
+            stated[name] = value.value
+    administrations = trial.sheet.intervention.n_administrations.value
+    verdicts = []
+    for name, n in stated.items():
+        verdicts.append(f"{name} = {n}: {'possible' if n in feasible else 'impossible'}")
+        per_admin = n * administrations
+        verdicts.append(
+            f"{n} × {administrations} administrations = {per_admin}: "
+            f"{'possible' if per_admin in feasible else 'impossible'}"
+        )
+    shown = ", ".join(str(n) for n in feasible[:8]) or "none"
+    message = (
+        f"percentages {', '.join(p + '%' for p in percents)} have no stated denominator; "
+        f"whole denominators up to {n_max} that fit them all: {shown}"
+        f"{' …' if len(feasible) > 8 else ''}; " + "; ".join(dict.fromkeys(verdicts))
+    )
+    severity = "warning" if stated and not any(n in feasible for n in stated.values()) else "info"
+    return [_row(trial, "denominators", severity, "adverse_events", message)]
+
+
+def captured_numbers(trial: TrialEvidence) -> list[str]:
+    """Every number the sheet records, as text."""
+    from helpers.ingest import NUMBER_FIELDS, iter_evidence
+
+    numbers = []
+    for _, evidence in iter_evidence(trial.sheet):
+        for name in NUMBER_FIELDS:
+            value = getattr(evidence, name, None)
+            if isinstance(value, bool) or value is None:
+                continue
+            if isinstance(value, int | float):
+                numbers.append(repr(value))
+            elif isinstance(value, str):
+                numbers.extend(sources.numbers_in(value))
+        # Text values (design, age range, dates) capture the numbers they spell out.
+        for name in ("value", "timepoint", "label", "unit"):
+            value = getattr(evidence, name, None)
+            if isinstance(value, str):
+                numbers.extend(sources.numbers_in(value))
+        if isinstance(evidence, Statistic) and hasattr(evidence, "months"):
+            numbers.append(repr(evidence.months))
+    return numbers
+
+
+# Powers of ten are part of a unit ("×10^6 cells"), not a value to extract.
+COVERAGE_IGNORE = ("10^6", "10^9")
+
+
+def results_spans(trial: TrialEvidence) -> list[tuple[int, int]]:
+    """Character spans of the document that report the trial's own methods and results."""
+    document = trial.document
+    sections = trial.record.results_sections
+    if not sections:
+        return [(0, len(document.text))]
+    spans = []
+    for index, (start_marker, end_marker) in enumerate(sections):
+        field = f"sources.yaml results_sections[{index}]"
+        start = sources.locate_quote(start_marker, document, field=field, sheet=trial.record.file)
+        end = sources.locate_quote(end_marker, document, field=field, sheet=trial.record.file)
+        spans.append((start.start, end.start))
+    return spans
+
+
+def coverage_rows(trial: TrialEvidence) -> list[dict]:
+    """Numbers in the source's results that no sheet value captured, with context."""
+    text = trial.document.text
+    captured = captured_numbers(trial)
+    rows = []
+    for begin, end in results_spans(trial):
+        for number, offset in checks.coverage(text[begin:end], captured, ignore=COVERAGE_IGNORE):
+            at = begin + offset
+            context = " ".join(text[max(0, at - 60) : at + 60].split())
+            rows.append(
+                {"trial_id": trial.trial_id, "number": number, "offset": at, "context": context}
+            )
+    return rows

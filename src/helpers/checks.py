@@ -1,0 +1,304 @@
+"""Consistency checks on reported numbers: pure functions that show their arithmetic.
+
+Each check returns a ``CheckResult`` whose ``message`` states the numbers and the computation, so a
+reviewer can verify the verdict by hand. Reported values should be passed as the strings written
+in the source ("38.63", "45.4"): their written precision decides what rounding can reproduce.
+
+Rounding: authors and software differ at exact ties (x.xx5), so a value is accepted when either
+round-half-up (half away from zero, as taught and as Excel/SPSS display) or round-half-even (as
+Python, R and numpy) reproduces it. Truncation is never accepted: 5/11 = 45.45...% reported as
+45.4 is a reporting error, not a rounding convention.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+from helpers.errors import EvidenceInputError
+from helpers.sources import number_tokens, number_value
+
+_WHERE = "checks"
+_ROUNDINGS = ("half-up", "half-even")
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Verdict of one check: ``ok`` and a message showing the evidence and the arithmetic.
+
+    ``informative`` is False when the check cannot tell anything for these inputs (it then passes).
+    """
+
+    check: str
+    ok: bool
+    message: str
+    informative: bool = True
+
+
+# --------------------------------------------------------------------------- arithmetic helpers
+
+
+def _reported(value: str | float | int, name: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise EvidenceInputError(_WHERE, name, "a number as reported (preferably a string)", value)
+    return value.strip() if isinstance(value, str) else repr(value)
+
+
+def _decimals(reported: str) -> int:
+    """Decimal places as written: "45.4" -> 1, "62.5%" -> 1, "11" -> 0."""
+    digits = reported.strip().removesuffix("%").strip()
+    return len(digits.split(".", 1)[1]) if "." in digits else 0
+
+
+def _round(value: Fraction, decimals: int, rule: str) -> Fraction:
+    """Round exactly to ``decimals`` places with 'half-up' (away from zero) or 'half-even'."""
+    scale = Fraction(10) ** decimals
+    scaled = abs(value) * scale
+    whole = math.floor(scaled)
+    remainder = scaled - whole
+    if remainder > Fraction(1, 2) or (
+        remainder == Fraction(1, 2) and (rule == "half-up" or whole % 2 == 1)
+    ):
+        whole += 1
+    return (-1 if value < 0 else 1) * Fraction(whole) / scale
+
+
+def _show(value: Fraction, decimals: int) -> str:
+    """A fraction as a decimal with enough places to show how it rounds."""
+    return f"{float(value):.{decimals}f}"
+
+
+def _reproducing_rules(exact: Fraction, decimals: int, target: Fraction) -> list[str]:
+    return [rule for rule in _ROUNDINGS if _round(exact, decimals, rule) == target]
+
+
+def _positive_int(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise EvidenceInputError(_WHERE, name, "a positive integer", value)
+    return value
+
+
+def _count(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise EvidenceInputError(_WHERE, name, "a non-negative integer", value)
+    return value
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def grim(mean: str | float, n: int, *, decimals: int | None = None, items: int = 1) -> CheckResult:
+    """GRIM test (Brown & Heathers 2017, Soc Psychol Personal Sci 8:363-369).
+
+    For a mean of integer-valued scores over ``n`` people (``items`` integer items averaged per
+    person), some integer total T must give round(T / (n * items), decimals) == mean. ``decimals``
+    defaults to the places written in ``mean`` (pass the reported string: a float loses trailing
+    zeros). When 10**decimals <= n * items every mean is attainable and the test is not
+    informative. Only apply it to integer-scored measures (counts, sums of integer items), not to
+    percentage scores, ages or lab values.
+    """
+    reported = _reported(mean, "mean")
+    n = _positive_int(n, "n")
+    items = _positive_int(items, "items")
+    places = _decimals(reported) if decimals is None else _count(decimals, "decimals")
+    target = number_value(reported)
+    size = n * items
+    label = f"GRIM mean {reported}, n = {n}" + (f" × {items} items" if items > 1 else "")
+    if 10**places <= size:
+        return CheckResult(
+            "grim",
+            True,
+            f"{label}: GRIM not informative — with {places} decimal(s) the means step by "
+            f"1/{size}, finer than 1/10^{places}, so every mean is attainable.",
+            informative=False,
+        )
+    centre = target * size
+    candidates = range(math.floor(centre) - 1, math.ceil(centre) + 2)
+    shown = places + 4
+    for total in candidates:
+        rules = _reproducing_rules(Fraction(total, size), places, target)
+        if rules:
+            quotient = _show(Fraction(total, size), shown)
+            return CheckResult(
+                "grim",
+                True,
+                f"{label}: {reported} × {size} = {_show(centre, places + 2)}; total {total} gives "
+                f"{total}/{size} = {quotient} -> {reported} ({' and '.join(rules)} rounding). "
+                "Consistent.",
+            )
+    nearest = [math.floor(centre), math.ceil(centre)]
+    tried = "; ".join(
+        f"{t}/{size} = {_show(Fraction(t, size), shown)} -> "
+        f"{_show(_round(Fraction(t, size), places, 'half-up'), places)}"
+        for t in dict.fromkeys(nearest)
+    )
+    return CheckResult(
+        "grim",
+        False,
+        f"{label}: {reported} × {size} = {_show(centre, places + 2)}; nearest integer totals "
+        f"give {tried}. No integer total reproduces {reported}: inconsistent.",
+    )
+
+
+def percent_matches_count(count: int, denominator: int, percent_reported: str) -> CheckResult:
+    """Does ``count / denominator * 100`` round to the reported percent at its written precision?
+
+    Either tie rule is accepted; truncation is not (the message says when only truncation fits).
+    """
+    count = _count(count, "count")
+    denominator = _positive_int(denominator, "denominator")
+    reported = _reported(percent_reported, "percent_reported")
+    places = _decimals(reported)
+    target = number_value(reported)
+    exact = Fraction(100 * count, denominator)
+    rounded = _round(exact, places, "half-up")
+    rules = _reproducing_rules(exact, places, target)
+    shown = f"{count}/{denominator} = {_show(exact, places + 3)}%"
+    if rules:
+        return CheckResult(
+            "percent_matches_count",
+            True,
+            f"{shown} -> {reported}% ({' and '.join(rules)} rounding to {places} decimal(s)). "
+            "Consistent.",
+        )
+    truncated = Fraction(math.floor(exact * 10**places), 10**places)
+    note = " (the reported value is a truncation, not a rounding)" if truncated == target else ""
+    return CheckResult(
+        "percent_matches_count",
+        False,
+        f"{shown} rounds to {_show(rounded, places)}%, not the reported {reported}%{note}. "
+        "Inconsistent.",
+    )
+
+
+def _percent_feasible(target: Fraction, places: int, denominator: int) -> bool:
+    centre = target * denominator / 100
+    for count in range(max(0, math.floor(centre) - 1), min(denominator, math.ceil(centre) + 1) + 1):
+        if _reproducing_rules(Fraction(100 * count, denominator), places, target):
+            return True
+    return False
+
+
+def feasible_denominators(
+    percents: Sequence[str], *, n_max: int = 1000, n_min: int = 1
+) -> list[int]:
+    """All whole denominators N in [n_min, n_max] where every percentage is some count/N.
+
+    Each percentage must equal round(100 * k / N) at its written precision for an integer
+    0 <= k <= N (either tie rule). Use it to find what a set of percentages can be "of".
+    """
+    if not percents:
+        raise EvidenceInputError(_WHERE, "percents", "at least one reported percentage", percents)
+    n_min = _positive_int(n_min, "n_min")
+    n_max = _positive_int(n_max, "n_max")
+    parsed = []
+    for index, percent in enumerate(percents):
+        reported = _reported(percent, f"percents[{index}]")
+        value = number_value(reported)
+        if not 0 <= value <= 100:
+            raise EvidenceInputError(_WHERE, f"percents[{index}]", "a percentage in 0-100", percent)
+        parsed.append((value, _decimals(reported)))
+    return [
+        denominator
+        for denominator in range(n_min, n_max + 1)
+        if all(_percent_feasible(value, places, denominator) for value, places in parsed)
+    ]
+
+
+def sd_within_range(
+    sd: str | float,
+    scale_min: float,
+    scale_max: float,
+    n: int,
+    *,
+    mean: str | float | None = None,
+) -> CheckResult:
+    """Is a sample SD possible for a variable bounded by [scale_min, scale_max] with n values?
+
+    The largest sample SD of n values in a range is (max - min) / 2 * sqrt(n / (n - 1)) (half at
+    each end). With ``mean`` the bound tightens to sqrt((mean - min)(max - mean) * n / (n - 1))
+    (Bhatia-Davis inequality, sample-SD form).
+    """
+    n = _positive_int(n, "n")
+    if n < 2:
+        raise EvidenceInputError(_WHERE, "n", "at least 2 values for a sample SD", n)
+    sd_value = float(number_value(_reported(sd, "sd")))
+    low, high = float(scale_min), float(scale_max)
+    if not low < high:
+        raise EvidenceInputError(_WHERE, "scale_max", f"a value above scale_min {low}", high)
+    correction = math.sqrt(n / (n - 1))
+    if mean is None:
+        bound = (high - low) / 2 * correction
+        arithmetic = f"({high:g} - {low:g}) / 2 × sqrt({n}/{n - 1}) = {bound:.3f}"
+    else:
+        mean_value = float(number_value(_reported(mean, "mean")))
+        if not low <= mean_value <= high:
+            return CheckResult(
+                "sd_within_range",
+                False,
+                f"mean {mean} lies outside the scale [{low:g}, {high:g}]: impossible.",
+            )
+        bound = math.sqrt((mean_value - low) * (high - mean_value)) * correction
+        arithmetic = (
+            f"sqrt(({mean_value:g} - {low:g}) × ({high:g} - {mean_value:g})) × "
+            f"sqrt({n}/{n - 1}) = {bound:.3f}"
+        )
+    ok = 0 <= sd_value <= bound
+    verdict = "possible" if ok else "impossible"
+    return CheckResult(
+        "sd_within_range",
+        ok,
+        f"SD {sd} on a scale [{low:g}, {high:g}] with n = {n}: largest possible SD is "
+        f"{arithmetic}; {verdict}.",
+    )
+
+
+def counts_within_denominator(count: int, denominator: int) -> CheckResult:
+    """A count of people or events with a property cannot exceed its denominator."""
+    count = _count(count, "count")
+    denominator = _positive_int(denominator, "denominator")
+    ok = count <= denominator
+    relation = "<=" if ok else ">"
+    return CheckResult(
+        "counts_within_denominator",
+        ok,
+        f"count {count} {relation} denominator {denominator}: {'possible' if ok else 'impossible'}.",
+    )
+
+
+# --------------------------------------------------------------------------- coverage
+
+# Reference citations "[26]", "[7, 8]", "[13–16, 30–38]"; figure/table labels; ordinals.
+_IGNORED_SPANS = re.compile(
+    r"\[\s*\d+(?:\s*[-–—,]\s*\d+)*\s*\]"
+    r"|\b(?:Tables?|Figs?\.?|Figures?|Additional files?|Supplementary (?:Tables?|Figures?|files?))"
+    r"\s*\d+[A-Za-z]?(?:\s*(?:and|,|–|-)\s*\d+[A-Za-z]?)*"
+    r"|\b\d+(?:st|nd|rd|th)\b"
+)
+
+
+def coverage(
+    text: str, captured_numbers: Iterable[str | int | float], *, ignore: Iterable[str] = ()
+) -> list[tuple[str, int]]:
+    """Numbers in ``text`` that no sheet captured: ``(token, offset)`` in order of appearance.
+
+    ``text`` is scanned as given (pass ``SourceDocument.text`` or a slice of it; offsets are into
+    it). Tokens are compared numerically with ``captured_numbers`` and ``ignore`` (so "0.50"
+    counts as captured by 0.5; "-1.3" is not captured by 1.3). Never reported: reference citations
+    in square brackets ("[26]", "[13–19]"), figure/table/additional-file labels ("Table 2",
+    "Fig. 3", "Additional file 1") and ordinals ("2nd infusion", "4th lumbar"). Identifiers
+    glued to letters (H2O, CD34, NCT05472428) are never number tokens in the first place.
+    """
+    known = {number_value(value) for value in captured_numbers}
+    known |= {number_value(value) for value in ignore}
+    skipped = [match.span() for match in _IGNORED_SPANS.finditer(text)]
+    missing = []
+    for token, offset in number_tokens(text):
+        if any(start <= offset < end for start, end in skipped):
+            continue
+        if number_value(token) not in known:
+            missing.append((token, offset))
+    return missing

@@ -1,0 +1,423 @@
+"""Report regeneration: ingestion -> one summary per trial (in parallel) -> synthesis -> site.
+
+``python -m helpers.pipeline`` (what ``make report`` runs). Each notebook is executed by
+papermill's Python API on the project's kernel and rendered by nbconvert without code
+cells into a self-contained page (figures embedded, no script or style from the network).
+
+Behaviour a scheduler can rely on:
+
+* **Incremental** — a step reruns only when its fingerprint changes: the notebook, the
+  helpers' code, the pinned environment, its parameters and the data it reads (a trial page
+  reads only that trial's rows). ``--force`` reruns everything.
+* **Safe** — pages are built into ``build/staging/`` and swapped into ``reports/`` only when
+  every step succeeded; a failure keeps the previous site, keeps the failed executed notebook
+  in ``build/failed/`` and names the notebook and cell that failed.
+* **Exclusive** — an OS lock (``build/pipeline.lock``, released by the kernel even when a run
+  is killed) makes a second concurrent run exit at once with code 3.
+* **Deterministic** — no wall-clock time in pages, fixed figure metadata: the same inputs give
+  byte-identical HTML.
+
+Exit codes: 0 success (or nothing to do), 1 a notebook failed, 2 bad input data (the
+ingestion's message names the file and field), 3 another run holds the lock, 4 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from helpers import paths, site
+
+EXIT_OK, EXIT_NOTEBOOK_FAILED, EXIT_BAD_INPUT, EXIT_LOCKED, EXIT_USAGE = 0, 1, 2, 3, 4
+STAGES = ("ingest", "trials", "synthesis")
+INGEST_NOTEBOOK = "01_ingest.ipynb"
+TRIAL_NOTEBOOK = "02_trial_summary.ipynb"
+SYNTHESIS_NOTEBOOK = "03_synthesis.ipynb"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One notebook run: what it executes, with which parameters, and where its page goes."""
+
+    name: str
+    notebook: str
+    page: str  # path of the HTML page relative to reports/
+    parameters: dict = field(default_factory=dict)
+    inputs: tuple[str, ...] = ()  # digests of the data this step reads
+
+
+class StepFailed(Exception):
+    def __init__(self, step: Step, message: str, bad_input: bool) -> None:
+        super().__init__(message)
+        self.step, self.bad_input = step, bad_input
+
+
+class Log:
+    """Progress for people at a terminal, plain lines for cron (``--quiet``)."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.interactive = sys.stderr.isatty() and not quiet
+
+    def step(self, message: str) -> None:
+        if self.interactive:
+            print(f"  … {message}", file=sys.stderr, flush=True)
+        elif not self.quiet:
+            print(message, file=sys.stderr, flush=True)
+
+    def info(self, message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- fingerprints
+
+
+def _digest_files(files: Sequence[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        digest.update(str(path.relative_to(paths.project_root())).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def code_digest() -> str:
+    """Helpers' code, notebook sanitiser and pinned environment: what every page depends on."""
+    root = paths.project_root()
+    files = [*(root / "src" / "helpers").rglob("*.py"), *(root / "src" / "helpers").rglob("*.j2")]
+    return _digest_files([*files, root / "pyproject.toml"])
+
+
+def ingest_inputs() -> tuple[str, ...]:
+    raw = sorted(paths.raw_dir().glob("*"))
+    sheets = sorted(paths.extraction_dir().glob("*.yaml"))
+    return (_digest_files([p for p in [*raw, *sheets] if p.is_file()]),)
+
+
+def trial_ids() -> list[str]:
+    from helpers import data
+
+    return sorted(data.load("trials")["trial_id"].tolist())
+
+
+def trial_inputs(trial_id: str) -> tuple[str, ...]:
+    """Digest of exactly the processed rows a trial page reads: its own rows of every table."""
+    from helpers import data
+
+    digest = hashlib.sha256()
+    for name, frame in sorted(data.load_all().items()):
+        rows = frame[frame["trial_id"] == trial_id] if "trial_id" in frame else frame
+        digest.update(name.encode())
+        digest.update(rows.to_csv(index=False, lineterminator="\n").encode())
+    return (digest.hexdigest(),)
+
+
+def processed_inputs() -> tuple[str, ...]:
+    files = sorted(paths.processed_dir().glob("*.csv"))
+    context = sorted(paths.context_dir().glob("*")) if paths.context_dir().is_dir() else []
+    return (_digest_files([*files, *context]),)
+
+
+def fingerprint(step: Step, code: str) -> str:
+    notebook = (paths.notebooks_dir() / step.notebook).read_bytes()
+    payload = json.dumps(
+        {
+            "notebook": hashlib.sha256(notebook).hexdigest(),
+            "code": code,
+            "parameters": step.parameters,
+            "inputs": step.inputs,
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+class Cache:
+    """Fingerprints of the pages currently published in reports/."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.entries: dict[str, str] = {}
+        if path.is_file():
+            try:
+                self.entries = json.loads(path.read_text(encoding="utf-8"))
+            except (json.JSONDecodeError, OSError):
+                self.entries = {}  # a damaged cache only costs a full rebuild
+
+    def fresh(self, step: Step, print_: str) -> bool:
+        return self.entries.get(step.page) == print_ and (paths.reports_dir() / step.page).is_file()
+
+    def save(self, entries: dict[str, str]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(entries, indent=1, sort_keys=True), encoding="utf-8")
+        tmp.replace(self.path)
+
+
+# --------------------------------------------------------------------------- execution
+
+
+def execute(step: Step, executed_dir: Path, failed_dir: Path) -> tuple[str, float]:
+    """Run one notebook with papermill and render it; returns (page HTML, seconds)."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    started = time.perf_counter()
+    executed = executed_dir / f"{step.name}.ipynb"
+    executed.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        papermill.execute_notebook(
+            str(paths.notebooks_dir() / step.notebook),
+            str(executed),
+            parameters=step.parameters,
+            kernel_name=paths.KERNEL_NAME,
+            cwd=str(paths.notebooks_dir()),
+            progress_bar=False,
+            log_output=False,
+            report_mode=False,
+        )
+    except PapermillExecutionError as exc:
+        failed_dir.mkdir(parents=True, exist_ok=True)
+        kept = failed_dir / executed.name
+        if executed.is_file():
+            shutil.copyfile(executed, kept)
+        message = (
+            f"{step.notebook} ({step.name}) failed in cell {exc.exec_count or exc.cell_index}: "
+            f"{exc.ename}: {exc.evalue}\n  executed notebook kept at {kept}"
+        )
+        raise StepFailed(step, message, bad_input=exc.ename == "EvidenceInputError") from None
+    notebook = nbformat.read(executed, as_version=4)
+    page = site.render_notebook(notebook, depth=step.page.count("/"))
+    return page, time.perf_counter() - started
+
+
+def _execute_in_worker(args: tuple[Step, Path, Path]) -> tuple[str, str, float]:
+    step, executed_dir, failed_dir = args
+    page, seconds = execute(step, executed_dir, failed_dir)
+    return step.page, page, seconds
+
+
+# --------------------------------------------------------------------------- the run
+
+
+@contextmanager
+def exclusive_lock(lock_path: Path) -> Iterator[None]:
+    """Hold an OS lock for the whole run; a killed run's lock vanishes with its process."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    handle = lock_path.open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "unknown"
+        handle.close()
+        raise LockHeld(holder) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    try:
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+class LockHeld(Exception):
+    pass
+
+
+@dataclass
+class Plan:
+    steps: list[Step]
+    selected: set[str]  # step names to (re)build, the rest are carried over if fresh
+
+
+def plan_steps(trials: Sequence[str]) -> tuple[list[Step], list[Step]]:
+    trial_steps = [
+        Step(
+            name=f"trial-{trial_id}",
+            notebook=TRIAL_NOTEBOOK,
+            page=f"trials/{trial_id}.html",
+            parameters={"trial_id": trial_id},
+            inputs=trial_inputs(trial_id),
+        )
+        for trial_id in trials
+        if (paths.notebooks_dir() / TRIAL_NOTEBOOK).is_file()
+    ]
+    synthesis = (
+        [Step("synthesis", SYNTHESIS_NOTEBOOK, "synthesis.html", {}, processed_inputs())]
+        if (paths.notebooks_dir() / SYNTHESIS_NOTEBOOK).is_file()
+        else []
+    )
+    return trial_steps, synthesis
+
+
+def run(
+    *,
+    force: bool = False,
+    quiet: bool = False,
+    only_trials: Sequence[str] = (),
+    only_stage: str | None = None,
+    jobs: int | None = None,
+) -> int:
+    """Regenerate the site; returns an exit code (see the module docstring)."""
+    log = Log(quiet)
+    build = paths.build_dir()
+    try:
+        with exclusive_lock(build / "pipeline.lock"):
+            return _run_locked(log, build, force, only_trials, only_stage, jobs)
+    except LockHeld as held:
+        log.info(f"another regeneration is running (pid {held}); nothing done")
+        return EXIT_LOCKED
+
+
+def _run_locked(
+    log: Log,
+    build: Path,
+    force: bool,
+    only_trials: Sequence[str],
+    only_stage: str | None,
+    jobs: int | None,
+) -> int:
+    started = time.perf_counter()
+    cache = Cache(build / "cache.json")
+    code = code_digest()
+    staging, executed_dir, failed_dir = build / "staging", build / "executed", build / "failed"
+    shutil.rmtree(staging, ignore_errors=True)
+    new_entries: dict[str, str] = {}
+    pages: dict[str, str] = {}
+    timings: dict[str, float] = {}
+
+    def wanted(stage: str) -> bool:
+        return only_stage is None or only_stage == stage
+
+    def run_steps(steps: list[Step], parallel: bool) -> None:
+        todo = []
+        for step in steps:
+            print_ = fingerprint(step, code)
+            new_entries[step.page] = print_
+            if not force and cache.fresh(step, print_):
+                continue
+            todo.append(step)
+        for step in todo:
+            log.step(f"running {step.name}")
+        if not todo:
+            return
+        workers = min(len(todo), jobs or os.cpu_count() or 1) if parallel else 1
+        if workers > 1:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                for page_path, page, seconds in pool.map(
+                    _execute_in_worker, [(s, executed_dir, failed_dir) for s in todo]
+                ):
+                    pages[page_path], timings[page_path] = page, seconds
+        else:
+            for step in todo:
+                page, seconds = execute(step, executed_dir, failed_dir)
+                pages[step.page], timings[step.page] = page, seconds
+
+    try:
+        ingest = Step("ingest", INGEST_NOTEBOOK, "ingest.html", {}, ingest_inputs())
+        if wanted("ingest"):
+            run_steps([ingest], parallel=False)
+        else:
+            new_entries[ingest.page] = cache.entries.get(ingest.page, "")
+        all_trials = trial_ids()
+        unknown = sorted(set(only_trials) - set(all_trials))
+        if unknown:
+            log.info(f"unknown trial id(s) {unknown}; valid ids: {', '.join(all_trials)}")
+            return EXIT_USAGE
+        trial_steps, synthesis = plan_steps(all_trials)
+        selected_trials = [
+            s for s in trial_steps if not only_trials or s.parameters["trial_id"] in only_trials
+        ]
+        if wanted("trials"):
+            run_steps(selected_trials, parallel=True)
+        if wanted("synthesis") and not only_trials:
+            run_steps(synthesis, parallel=False)
+        # Steps not selected this time keep whatever page and fingerprint they had.
+        for step in [*trial_steps, *synthesis]:
+            new_entries.setdefault(step.page, cache.entries.get(step.page, ""))
+    except StepFailed as failure:
+        log.info(f"regeneration failed; reports/ left unchanged.\n{failure}")
+        return EXIT_BAD_INPUT if failure.bad_input else EXIT_NOTEBOOK_FAILED
+
+    published = paths.reports_dir()
+    if not pages and (published / "index.html").is_file():
+        log.info(f"reports are up to date ({time.perf_counter() - started:.1f} s)")
+        return EXIT_OK
+    _assemble(staging, published, pages, new_entries)
+    _publish(staging, published)
+    cache.save({k: v for k, v in new_entries.items() if v})
+    for page, seconds in sorted(timings.items()):
+        log.step(f"{page}: {seconds:.1f} s")
+    log.info(
+        f"regenerated {len(pages)} page(s) in {time.perf_counter() - started:.1f} s; "
+        f"open {published / 'index.html'}"
+    )
+    return EXIT_OK
+
+
+def _assemble(staging: Path, published: Path, pages: dict[str, str], entries: dict) -> None:
+    """Staging = the current site + the rebuilt pages + a fresh index."""
+    if published.is_dir():
+        shutil.copytree(published, staging)
+    staging.mkdir(parents=True, exist_ok=True)
+    for page_path, page in pages.items():
+        target = staging / page_path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(page, encoding="utf-8")
+    pages_present = sorted(p for p in entries if (staging / p).is_file())
+    (staging / "index.html").write_text(site.index_page(pages_present), encoding="utf-8")
+
+
+def _publish(staging: Path, published: Path) -> None:
+    """Swap the staged site in with two renames; the old site is deleted only afterwards."""
+    retired = published.with_name(".reports-retired")
+    shutil.rmtree(retired, ignore_errors=True)
+    if published.exists():
+        published.rename(retired)
+    staging.rename(published)
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m helpers.pipeline",
+        description="Regenerate data/processed and the reviewer site in reports/.",
+        epilog="exit codes: 0 ok, 1 notebook failed, 2 bad input data, 3 locked, 4 usage",
+    )
+    parser.add_argument("--force", action="store_true", help="rerun every step")
+    parser.add_argument("--quiet", action="store_true", help="plain log lines only (for cron)")
+    parser.add_argument(
+        "--trial", action="append", default=[], metavar="ID", help="only this trial (repeatable)"
+    )
+    parser.add_argument("--stage", choices=STAGES, help="only this stage")
+    parser.add_argument("--jobs", type=int, default=None, help="parallel trial pages")
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return EXIT_USAGE if exc.code else EXIT_OK
+    return run(
+        force=args.force,
+        quiet=args.quiet,
+        only_trials=args.trial,
+        only_stage=args.stage,
+        jobs=args.jobs,
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

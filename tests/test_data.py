@@ -1,0 +1,39 @@
+"""The typed loader and the data dictionary agree with what ingestion writes."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from helpers import data, paths
+
+
+def test_every_table_loads_with_documented_dtypes():
+    tables = data.load_all()
+    for name, frame in tables.items():
+        expected = {c.name: c.dtype for c in data.TABLES[name]}
+        assert list(frame.columns) == list(expected), name
+        for column, dtype in expected.items():
+            assert str(frame[column].dtype) == dtype, f"{name}.{column}"
+
+
+def test_dictionary_file_documents_every_column():
+    written = pd.read_csv(paths.processed_dir() / "data_dictionary.csv", dtype="string")
+    pd.testing.assert_frame_equal(written, data.data_dictionary())
+    assert written["description"].str.len().min() > 3
+
+
+def test_unknown_table_lists_the_valid_ones():
+    with pytest.raises(KeyError, match="outcomes"):
+        data.load("outcome")
+
+
+def test_missing_table_says_how_to_make_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="make report"):
+        data.load("trials", tmp_path)
+
+
+def test_conform_refuses_unexpected_columns():
+    frame = data.empty_frame("limitations").assign(extra=1)
+    with pytest.raises(ValueError, match="unexpected \\['extra'\\]"):
+        data.conform("limitations", frame)
