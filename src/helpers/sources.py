@@ -167,9 +167,15 @@ def _sections(where: str, field: str, entry: dict) -> tuple[tuple[str, str], ...
     sections = entry.get("results_sections")
     if sections is None:
         return None
-    valid = isinstance(sections, list) and sections and all(
-        isinstance(pair, list) and len(pair) == 2 and all(isinstance(m, str) and m for m in pair)
-        for pair in sections
+    valid = (
+        isinstance(sections, list)
+        and sections
+        and all(
+            isinstance(pair, list)
+            and len(pair) == 2
+            and all(isinstance(m, str) and m for m in pair)
+            for pair in sections
+        )
     )
     if not valid:
         raise EvidenceInputError(
