@@ -16,6 +16,7 @@ import nbformat
 from nbclient import NotebookClient
 
 from helpers import paths
+from helpers.kernel import KERNEL_ARGUMENTS, KERNEL_NAME, IPCKernelManager
 
 
 def committed_notebooks() -> list[Path]:
@@ -36,7 +37,9 @@ def execute_in_place(path: Path, timeout: int = 600) -> None:
     client = NotebookClient(
         notebook,
         timeout=timeout,
-        kernel_name=paths.KERNEL_NAME,
+        kernel_name=KERNEL_NAME,
+        kernel_manager_class=IPCKernelManager,
+        extra_arguments=KERNEL_ARGUMENTS,
         record_timing=False,
         resources={"metadata": {"path": str(paths.notebooks_dir())}},
     )

@@ -40,6 +40,8 @@ from pathlib import Path
 import nbformat
 
 from helpers import paths, site
+from helpers.data import TABLES
+from helpers.kernel import KERNEL_ARGUMENTS, KERNEL_NAME, IPCKernelManager
 
 EXIT_OK, EXIT_NOTEBOOK_FAILED, EXIT_BAD_INPUT, EXIT_LOCKED, EXIT_USAGE = 0, 1, 2, 3, 4
 STAGES = ("ingest", "trials", "synthesis")
@@ -57,6 +59,7 @@ class Step:
     page: str  # path of the HTML page relative to reports/
     parameters: dict = field(default_factory=dict)
     inputs: tuple[str, ...] = ()  # digests of the data this step reads
+    outputs: tuple[Path, ...] = ()  # files besides its page that must exist for it to be fresh
 
 
 class StepFailed(Exception):
@@ -157,7 +160,11 @@ class Cache:
                 self.entries = {}  # a damaged cache only costs a full rebuild
 
     def fresh(self, step: Step, print_: str) -> bool:
-        return self.entries.get(step.page) == print_ and (paths.reports_dir() / step.page).is_file()
+        return (
+            self.entries.get(step.page) == print_
+            and (paths.reports_dir() / step.page).is_file()
+            and all(path.is_file() for path in step.outputs)
+        )
 
     def save(self, entries: dict[str, str]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -182,7 +189,9 @@ def execute(step: Step, executed_dir: Path, failed_dir: Path) -> tuple[str, floa
             str(paths.notebooks_dir() / step.notebook),
             str(executed),
             parameters=step.parameters,
-            kernel_name=paths.KERNEL_NAME,
+            kernel_name=KERNEL_NAME,
+            kernel_manager_class=IPCKernelManager,
+            extra_arguments=KERNEL_ARGUMENTS,
             cwd=str(paths.notebooks_dir()),
             progress_bar=False,
             log_output=False,
@@ -329,7 +338,13 @@ def _run_locked(
                 pages[step.page], timings[step.page] = page, seconds
 
     try:
-        ingest = Step("ingest", INGEST_NOTEBOOK, "ingest.html", {}, ingest_inputs())
+        ingest = Step(
+            "ingest",
+            INGEST_NOTEBOOK,
+            "ingest.html",
+            inputs=ingest_inputs(),
+            outputs=tuple(paths.processed_dir() / f"{table}.csv" for table in TABLES),
+        )
         if wanted("ingest"):
             run_steps([ingest], parallel=False)
         else:
@@ -358,7 +373,7 @@ def _run_locked(
     if not pages and (published / "index.html").is_file():
         log.info(f"reports are up to date ({time.perf_counter() - started:.1f} s)")
         return EXIT_OK
-    _assemble(staging, published, pages, new_entries)
+    _assemble(staging, published, pages, new_entries, ingest.inputs[0])
     _publish(staging, published)
     cache.save({k: v for k, v in new_entries.items() if v})
     for page, seconds in sorted(timings.items()):
@@ -370,7 +385,9 @@ def _run_locked(
     return EXIT_OK
 
 
-def _assemble(staging: Path, published: Path, pages: dict[str, str], entries: dict) -> None:
+def _assemble(
+    staging: Path, published: Path, pages: dict[str, str], entries: dict, input_digest: str
+) -> None:
     """Staging = the current site + the rebuilt pages + a fresh index."""
     if published.is_dir():
         shutil.copytree(published, staging)
@@ -380,7 +397,8 @@ def _assemble(staging: Path, published: Path, pages: dict[str, str], entries: di
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(page, encoding="utf-8")
     pages_present = sorted(p for p in entries if (staging / p).is_file())
-    (staging / "index.html").write_text(site.index_page(pages_present), encoding="utf-8")
+    index = site.index_page(pages_present, input_digest)
+    (staging / "index.html").write_text(index, encoding="utf-8")
 
 
 def _publish(staging: Path, published: Path) -> None:
