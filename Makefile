@@ -8,7 +8,7 @@ KERNEL := cell-evidence
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help report test lint lab bench clean
+.PHONY: help report test lint lab notebooks bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ lint: $(STAMP) ## ruff lint and format check
 
 lab: $(STAMP) ## Open JupyterLab on the project's kernel
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+notebooks: $(STAMP) ## Re-execute the committed notebooks in place (after changing helpers or data)
+	$(PY) -m helpers.notebooks
 
 bench: $(STAMP) ## Run the benchmarks (figures go to benchmarks/README.md)
 	$(PY) benchmarks/bench_stats.py

@@ -27,12 +27,13 @@ import argparse
 import fcntl
 import hashlib
 import json
+import multiprocessing
 import os
 import shutil
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,9 +64,14 @@ class Step:
 
 
 class StepFailed(Exception):
-    def __init__(self, step: Step, message: str, bad_input: bool) -> None:
-        super().__init__(message)
-        self.step, self.bad_input = step, bad_input
+    """A notebook failed; picklable, because it travels back from worker processes."""
+
+    def __init__(self, step_name: str, message: str, bad_input: bool) -> None:
+        super().__init__(step_name, message, bad_input)
+        self.step_name, self.message, self.bad_input = step_name, message, bad_input
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class Log:
@@ -80,6 +86,9 @@ class Log:
             print(f"  … {message}", file=sys.stderr, flush=True)
         elif not self.quiet:
             print(message, file=sys.stderr, flush=True)
+
+    def done(self, name: str, seconds: float) -> None:
+        self.step(f"{name} done in {seconds:.1f} s")
 
     def info(self, message: str) -> None:
         print(message, file=sys.stderr, flush=True)
@@ -97,10 +106,14 @@ def _digest_files(files: Sequence[Path]) -> str:
 
 
 def code_digest() -> str:
-    """Helpers' code, notebook sanitiser and pinned environment: what every page depends on."""
-    root = paths.project_root()
-    files = [*(root / "src" / "helpers").rglob("*.py"), *(root / "src" / "helpers").rglob("*.j2")]
-    return _digest_files([*files, root / "pyproject.toml"])
+    """The helpers' code and templates and the pinned environment: what every page depends on."""
+    package = Path(__file__).parent
+    digest = hashlib.sha256()
+    for path in sorted([*package.rglob("*.py"), *package.rglob("*.j2")]):
+        digest.update(str(path.relative_to(package)).encode())
+        digest.update(path.read_bytes())
+    digest.update((paths.project_root() / "pyproject.toml").read_bytes())
+    return digest.hexdigest()
 
 
 def ingest_inputs() -> tuple[str, ...]:
@@ -109,22 +122,18 @@ def ingest_inputs() -> tuple[str, ...]:
     return (_digest_files([p for p in [*raw, *sheets] if p.is_file()]),)
 
 
-def trial_ids() -> list[str]:
+def trial_digests() -> dict[str, str]:
+    """Per trial, a digest of exactly the processed rows its page reads: its own rows."""
     from helpers import data
 
-    return sorted(data.load("trials")["trial_id"].tolist())
-
-
-def trial_inputs(trial_id: str) -> tuple[str, ...]:
-    """Digest of exactly the processed rows a trial page reads: its own rows of every table."""
-    from helpers import data
-
-    digest = hashlib.sha256()
-    for name, frame in sorted(data.load_all().items()):
-        rows = frame[frame["trial_id"] == trial_id] if "trial_id" in frame else frame
-        digest.update(name.encode())
-        digest.update(rows.to_csv(index=False, lineterminator="\n").encode())
-    return (digest.hexdigest(),)
+    tables = data.load_all()
+    digests = {trial_id: hashlib.sha256() for trial_id in tables["trials"]["trial_id"]}
+    for name, frame in sorted(tables.items()):
+        for trial_id, rows in frame.groupby("trial_id", sort=True):
+            if trial_id in digests:
+                digests[trial_id].update(name.encode())
+                digests[trial_id].update(rows.to_csv(index=False, lineterminator="\n").encode())
+    return {trial_id: digest.hexdigest() for trial_id, digest in sorted(digests.items())}
 
 
 def processed_inputs() -> tuple[str, ...]:
@@ -206,14 +215,16 @@ def execute(step: Step, executed_dir: Path, failed_dir: Path) -> tuple[str, floa
             f"{step.notebook} ({step.name}) failed in cell {exc.exec_count or exc.cell_index}: "
             f"{exc.ename}: {exc.evalue}\n  executed notebook kept at {kept}"
         )
-        raise StepFailed(step, message, bad_input=exc.ename == "EvidenceInputError") from None
+        raise StepFailed(step.name, message, bad_input=exc.ename == "EvidenceInputError") from None
     notebook = nbformat.read(executed, as_version=4)
     page = site.render_notebook(notebook, depth=step.page.count("/"))
     return page, time.perf_counter() - started
 
 
-def _execute_in_worker(args: tuple[Step, Path, Path]) -> tuple[str, str, float]:
-    step, executed_dir, failed_dir = args
+def _execute_in_worker(args: tuple[Step, Path, Path, Path]) -> tuple[str, str, float]:
+    step, executed_dir, failed_dir, root = args
+    # Workers outlive one run (the forkserver keeps its first environment): pass the root.
+    os.environ[paths.ROOT_ENV_VAR] = str(root)
     page, seconds = execute(step, executed_dir, failed_dir)
     return step.page, page, seconds
 
@@ -248,22 +259,17 @@ class LockHeld(Exception):
     pass
 
 
-@dataclass
-class Plan:
-    steps: list[Step]
-    selected: set[str]  # step names to (re)build, the rest are carried over if fresh
-
-
-def plan_steps(trials: Sequence[str]) -> tuple[list[Step], list[Step]]:
+def plan_steps(digests: dict[str, str]) -> tuple[list[Step], list[Step]]:
+    """The trial pages and the synthesis page, for the notebooks that exist."""
     trial_steps = [
         Step(
             name=f"trial-{trial_id}",
             notebook=TRIAL_NOTEBOOK,
             page=f"trials/{trial_id}.html",
             parameters={"trial_id": trial_id},
-            inputs=trial_inputs(trial_id),
+            inputs=(digest,),
         )
-        for trial_id in trials
+        for trial_id, digest in digests.items()
         if (paths.notebooks_dir() / TRIAL_NOTEBOOK).is_file()
     ]
     synthesis = (
@@ -321,21 +327,29 @@ def _run_locked(
             if not force and cache.fresh(step, print_):
                 continue
             todo.append(step)
-        for step in todo:
-            log.step(f"running {step.name}")
         if not todo:
             return
+        log.step(f"running {len(todo)} notebook(s): {', '.join(s.name for s in todo)}")
         workers = min(len(todo), jobs or os.cpu_count() or 1) if parallel else 1
-        if workers > 1:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                for page_path, page, seconds in pool.map(
-                    _execute_in_worker, [(s, executed_dir, failed_dir) for s in todo]
-                ):
-                    pages[page_path], timings[page_path] = page, seconds
-        else:
+        if workers == 1:
             for step in todo:
                 page, seconds = execute(step, executed_dir, failed_dir)
                 pages[step.page], timings[step.page] = page, seconds
+                log.done(step.name, seconds)
+            return
+        # forkserver: workers must not inherit the parent's ZeroMQ sockets from earlier kernels.
+        context = multiprocessing.get_context("forkserver")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            futures = {
+                pool.submit(
+                    _execute_in_worker, (step, executed_dir, failed_dir, paths.project_root())
+                ): step
+                for step in todo
+            }
+            for future in as_completed(futures):
+                page_path, page, seconds = future.result()
+                pages[page_path], timings[page_path] = page, seconds
+                log.done(futures[future].name, seconds)
 
     try:
         ingest = Step(
@@ -349,12 +363,12 @@ def _run_locked(
             run_steps([ingest], parallel=False)
         else:
             new_entries[ingest.page] = cache.entries.get(ingest.page, "")
-        all_trials = trial_ids()
-        unknown = sorted(set(only_trials) - set(all_trials))
+        digests = trial_digests()
+        unknown = sorted(set(only_trials) - set(digests))
         if unknown:
-            log.info(f"unknown trial id(s) {unknown}; valid ids: {', '.join(all_trials)}")
+            log.info(f"unknown trial id(s) {unknown}; valid ids: {', '.join(digests)}")
             return EXIT_USAGE
-        trial_steps, synthesis = plan_steps(all_trials)
+        trial_steps, synthesis = plan_steps(digests)
         selected_trials = [
             s for s in trial_steps if not only_trials or s.parameters["trial_id"] in only_trials
         ]
@@ -376,8 +390,6 @@ def _run_locked(
     _assemble(staging, published, pages, new_entries, ingest.inputs[0])
     _publish(staging, published)
     cache.save({k: v for k, v in new_entries.items() if v})
-    for page, seconds in sorted(timings.items()):
-        log.step(f"{page}: {seconds:.1f} s")
     log.info(
         f"regenerated {len(pages)} page(s) in {time.perf_counter() - started:.1f} s; "
         f"open {published / 'index.html'}"
