@@ -182,12 +182,9 @@ def load_evidence(
     return trials
 
 
-def _fact(value: object) -> object:
-    if isinstance(value, Quoted):
-        return value.value
-    if isinstance(value, Dose):
-        return value.value
-    return None
+def _fact(value: Quoted | Unreported) -> object:
+    """The value of a trial-level field, or None when the source does not report it."""
+    return value.value if isinstance(value, Quoted) else None
 
 
 def trial_row(trial: TrialEvidence) -> dict:
@@ -207,9 +204,8 @@ def trial_row(trial: TrialEvidence) -> dict:
         **{
             name: _fact(getattr(t, name))
             for name in ("phase", "blinding", "control", "setting", "country", "start", "end")
+            + ("age", "sex")
         },
-        "age": _fact(t.age),
-        "sex": _fact(t.sex),
         "cell_type": iv.cell_type.value,
         "cell_source": iv.cell_source.value,
         "tissue": iv.tissue.value,
