@@ -39,6 +39,7 @@ notebooks: $(STAMP) ## Re-execute the committed notebooks in place (after changi
 
 bench: $(STAMP) ## Run the benchmarks (figures go to benchmarks/README.md)
 	$(PY) benchmarks/bench_stats.py
+	$(PY) benchmarks/bench_pipeline.py
 
 clean: ## Remove the environment, build scratch and caches (keeps data and reports)
 	rm -rf $(VENV) build .pytest_cache .ruff_cache

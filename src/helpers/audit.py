@@ -75,6 +75,11 @@ def check_rows(trial: TrialEvidence) -> list[dict]:
     return rows
 
 
+def _unit(count: int, unit: str) -> str:
+    """'1 event', '3 events', '1 case'."""
+    return unit.removesuffix("s") if count == 1 else unit
+
+
 def _derived_values(trial: TrialEvidence) -> list[dict]:
     from helpers.ingest import iter_evidence  # circular at import time only
 
@@ -164,7 +169,8 @@ def _adverse_event_checks(trial: TrialEvidence) -> list[dict]:
                     "count_unit",
                     "info",
                     field,
-                    f"{event.term}: {event.count} {event.count_unit}, not patients; one patient "
+                    f"{event.term}: {event.count} {_unit(event.count, event.count_unit)}, not "
+                    "patients; one patient "
                     "may count more than once, so no per-patient incidence is computed",
                 )
             )

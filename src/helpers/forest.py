@@ -28,6 +28,8 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.patches import Polygon, Rectangle
 
+from helpers.plots import new_figure
+
 __all__ = ["STUDY_COLUMNS", "evidence_heatmap", "forest_plot", "format_interval"]
 
 STUDY_COLUMNS = ("label", "n", "estimate", "ci_low", "ci_high")
@@ -94,7 +96,7 @@ def forest_plot(
     frame = _check_studies(studies)
     n_rows = len(frame) + (2 if pooled is not None else 0)
     height = 0.9 + _ROW_HEIGHT_IN * (n_rows + 1)
-    figure = Figure(figsize=(10.0, height))
+    figure = new_figure(figsize=(10.0, height))
     grid = figure.add_gridspec(1, 3, width_ratios=(4.4, 4.0, 2.2), wspace=0.02)
     left, middle, right = (figure.add_subplot(grid[0, i]) for i in range(3))
     scale = 100.0 if percent else 1.0
@@ -272,7 +274,7 @@ def evidence_heatmap(
     # Row and column names come from data: draw them literally.
     values = values.set_axis([_plain(i) for i in values.index], axis=0)
     values = values.set_axis([_plain(c) for c in values.columns], axis=1)
-    figure = Figure(figsize=(1.2 + 0.72 * values.shape[1], 0.9 + 0.46 * values.shape[0]))
+    figure = new_figure(figsize=(1.2 + 0.72 * values.shape[1], 0.9 + 0.46 * values.shape[0]))
     axis = figure.add_subplot()
     sns.heatmap(
         np.log10(values),

@@ -1,14 +1,22 @@
-"""Report regeneration: ingestion -> one summary per trial (in parallel) -> synthesis -> site.
+"""Report regeneration: ingestion -> a summary per trial and the synthesis (in parallel) -> site.
 
 ``python -m helpers.pipeline`` (what ``make report`` runs). Each notebook is executed by
 papermill's Python API on the project's kernel and rendered by nbconvert without code
 cells into a self-contained page (figures embedded, no script or style from the network).
+The trial pages and the synthesis, which all read the tables the ingestion wrote, run in
+parallel, one warm kernel per worker (``--jobs``, default one per CPU) that runs notebook
+after notebook and is reset to a fresh state before each (:mod:`helpers.kernel`): starting a
+kernel and importing the scientific stack costs more than most trial pages. Workers are
+threads, because the work happens in the kernels; this process renders the pages as they
+come in. Each run writes where its time went to ``build/timings.json``.
 
 Behaviour a scheduler can rely on:
 
 * **Incremental** — a step reruns only when its fingerprint changes: the notebook, the
-  helpers' code, the pinned environment, its parameters and the data it reads (a trial page
-  reads only that trial's rows). ``--force`` reruns everything.
+  helpers' code, the pinned environment, its parameters and the data it reads (a trial page:
+  that trial's rows and its extraction sheet; the synthesis: every table and sheet), so an
+  edited sheet reruns the ingestion, its trial's page and the synthesis, even when the edit
+  changes no table. ``--force`` reruns everything.
 * **Safe** — pages are built into ``build/staging/`` and swapped into ``reports/`` only when
   every step succeeded; a failure keeps the previous site, keeps the failed executed notebook
   in ``build/failed/`` and names the notebook and cell that failed.
@@ -27,13 +35,12 @@ import argparse
 import fcntl
 import hashlib
 import json
-import multiprocessing
 import os
 import shutil
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +49,7 @@ import nbformat
 
 from helpers import paths, site
 from helpers.data import TABLES
-from helpers.kernel import KERNEL_ARGUMENTS, KERNEL_NAME, IPCKernelManager
+from helpers.kernel import KernelPool
 
 EXIT_OK, EXIT_NOTEBOOK_FAILED, EXIT_BAD_INPUT, EXIT_LOCKED, EXIT_USAGE = 0, 1, 2, 3, 4
 STAGES = ("ingest", "trials", "synthesis")
@@ -123,11 +130,14 @@ def ingest_inputs() -> tuple[str, ...]:
 
 
 def trial_digests() -> dict[str, str]:
-    """Per trial, a digest of exactly the processed rows its page reads: its own rows."""
+    """Per trial, a digest of the processed rows its page reads (its own) and of its sheet."""
     from helpers import data
 
     tables = data.load_all()
     digests = {trial_id: hashlib.sha256() for trial_id in tables["trials"]["trial_id"]}
+    for trial_id, digest in digests.items():
+        sheet = paths.extraction_dir() / f"{trial_id}.yaml"
+        digest.update(sheet.read_bytes() if sheet.is_file() else b"")
     for name, frame in sorted(tables.items()):
         for trial_id, rows in frame.groupby("trial_id", sort=True):
             if trial_id in digests:
@@ -137,9 +147,11 @@ def trial_digests() -> dict[str, str]:
 
 
 def processed_inputs() -> tuple[str, ...]:
+    """A digest of what the synthesis reads: every table, the context tables, every sheet."""
     files = sorted(paths.processed_dir().glob("*.csv"))
     context = sorted(paths.context_dir().glob("*")) if paths.context_dir().is_dir() else []
-    return (_digest_files([*files, *context]),)
+    sheets = sorted(paths.extraction_dir().glob("[!_]*.yaml"))
+    return (_digest_files([*files, *context, *sheets]),)
 
 
 def fingerprint(step: Step, code: str) -> str:
@@ -185,48 +197,36 @@ class Cache:
 # --------------------------------------------------------------------------- execution
 
 
-def execute(step: Step, executed_dir: Path, failed_dir: Path) -> tuple[str, float]:
-    """Run one notebook with papermill and render it; returns (page HTML, seconds)."""
-    import papermill
+def execute(
+    step: Step, kernels: KernelPool, executed_dir: Path, failed_dir: Path
+) -> tuple[nbformat.NotebookNode, dict[str, float]]:
+    """Run one notebook with papermill on this worker's warm kernel: executed, with timings."""
     from papermill.exceptions import PapermillExecutionError
 
-    started = time.perf_counter()
     executed = executed_dir / f"{step.name}.ipynb"
     executed.parent.mkdir(parents=True, exist_ok=True)
     try:
-        papermill.execute_notebook(
-            str(paths.notebooks_dir() / step.notebook),
-            str(executed),
-            parameters=step.parameters,
-            kernel_name=KERNEL_NAME,
-            kernel_manager_class=IPCKernelManager,
-            extra_arguments=KERNEL_ARGUMENTS,
-            cwd=str(paths.notebooks_dir()),
-            progress_bar=False,
-            log_output=False,
-            report_mode=False,
+        return kernels.kernel().run(
+            paths.notebooks_dir() / step.notebook, executed, step.parameters
         )
     except PapermillExecutionError as exc:
-        failed_dir.mkdir(parents=True, exist_ok=True)
-        kept = failed_dir / executed.name
-        if executed.is_file():
-            shutil.copyfile(executed, kept)
+        kept = _keep_failed(executed, failed_dir)
         message = (
             f"{step.notebook} ({step.name}) failed in cell {exc.exec_count or exc.cell_index}: "
             f"{exc.ename}: {exc.evalue}\n  executed notebook kept at {kept}"
         )
         raise StepFailed(step.name, message, bad_input=exc.ename == "EvidenceInputError") from None
-    notebook = nbformat.read(executed, as_version=4)
-    page = site.render_notebook(notebook, depth=step.page.count("/"))
-    return page, time.perf_counter() - started
+    except Exception as exc:  # the kernel died or never answered: still name the notebook
+        message = f"{step.notebook} ({step.name}) failed: {type(exc).__name__}: {exc}"
+        raise StepFailed(step.name, message, bad_input=False) from exc
 
 
-def _execute_in_worker(args: tuple[Step, Path, Path, Path]) -> tuple[str, str, float]:
-    step, executed_dir, failed_dir, root = args
-    # Workers outlive one run (the forkserver keeps its first environment): pass the root.
-    os.environ[paths.ROOT_ENV_VAR] = str(root)
-    page, seconds = execute(step, executed_dir, failed_dir)
-    return step.page, page, seconds
+def _keep_failed(executed: Path, failed_dir: Path) -> Path:
+    failed_dir.mkdir(parents=True, exist_ok=True)
+    kept = failed_dir / executed.name
+    if executed.is_file():
+        shutil.copyfile(executed, kept)
+    return kept
 
 
 # --------------------------------------------------------------------------- the run
@@ -311,15 +311,17 @@ def _run_locked(
     cache = Cache(build / "cache.json")
     code = code_digest()
     staging, executed_dir, failed_dir = build / "staging", build / "executed", build / "failed"
+    rendered = build / "rendered"  # this run's pages, written as they come (not held in memory)
     shutil.rmtree(staging, ignore_errors=True)
+    shutil.rmtree(rendered, ignore_errors=True)
     new_entries: dict[str, str] = {}
-    pages: dict[str, str] = {}
-    timings: dict[str, float] = {}
+    pages: list[str] = []
+    timings: dict[str, dict[str, float]] = {}
 
     def wanted(stage: str) -> bool:
         return only_stage is None or only_stage == stage
 
-    def run_steps(steps: list[Step], parallel: bool) -> None:
+    def run_steps(steps: list[Step], kernels: KernelPool) -> None:
         todo = []
         for step in steps:
             print_ = fingerprint(step, code)
@@ -330,52 +332,60 @@ def _run_locked(
         if not todo:
             return
         log.step(f"running {len(todo)} notebook(s): {', '.join(s.name for s in todo)}")
-        workers = min(len(todo), jobs or os.cpu_count() or 1) if parallel else 1
-        if workers == 1:
-            for step in todo:
-                page, seconds = execute(step, executed_dir, failed_dir)
-                pages[step.page], timings[step.page] = page, seconds
-                log.done(step.name, seconds)
-            return
-        # forkserver: workers must not inherit the parent's ZeroMQ sockets from earlier kernels.
-        context = multiprocessing.get_context("forkserver")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            futures = {
-                pool.submit(
-                    _execute_in_worker, (step, executed_dir, failed_dir, paths.project_root())
-                ): step
-                for step in todo
-            }
+        futures = {
+            kernels.submit(execute, step, kernels, executed_dir, failed_dir): step for step in todo
+        }
+        try:
             for future in as_completed(futures):
-                page_path, page, seconds = future.result()
-                pages[page_path], timings[page_path] = page, seconds
-                log.done(futures[future].name, seconds)
+                step = futures.pop(future)  # the future holds the executed notebook: let it go
+                notebook, timing = future.result()
+                rendering = time.perf_counter()
+                page = site.render_notebook(notebook, depth=step.page.count("/"))
+                (rendered / step.page).parent.mkdir(parents=True, exist_ok=True)
+                (rendered / step.page).write_text(page, encoding="utf-8")
+                pages.append(step.page)
+                timing["render"] = time.perf_counter() - rendering
+                timings[step.name] = timing
+                log.done(step.name, sum(timing.values()))
+        finally:
+            # After a failure, notebooks not yet started never start.
+            for future in futures:
+                future.cancel()
+            wait(futures)
 
     try:
-        ingest = Step(
-            "ingest",
-            INGEST_NOTEBOOK,
-            "ingest.html",
-            inputs=ingest_inputs(),
-            outputs=tuple(paths.processed_dir() / f"{table}.csv" for table in TABLES),
-        )
-        if wanted("ingest"):
-            run_steps([ingest], parallel=False)
-        else:
-            new_entries[ingest.page] = cache.entries.get(ingest.page, "")
-        digests = trial_digests()
-        unknown = sorted(set(only_trials) - set(digests))
-        if unknown:
-            log.info(f"unknown trial id(s) {unknown}; valid ids: {', '.join(digests)}")
-            return EXIT_USAGE
-        trial_steps, synthesis = plan_steps(digests)
-        selected_trials = [
-            s for s in trial_steps if not only_trials or s.parameters["trial_id"] in only_trials
-        ]
-        if wanted("trials"):
-            run_steps(selected_trials, parallel=True)
-        if wanted("synthesis") and not only_trials:
-            run_steps(synthesis, parallel=False)
+        # Threads suffice: the work happens in the kernels, this process only renders.
+        workers = jobs or os.cpu_count() or 1
+        with KernelPool(workers, paths.notebooks_dir()) as kernels:
+            ingest = Step(
+                "ingest",
+                INGEST_NOTEBOOK,
+                "ingest.html",
+                inputs=ingest_inputs(),
+                outputs=tuple(paths.processed_dir() / f"{table}.csv" for table in TABLES),
+            )
+            if wanted("ingest"):
+                run_steps([ingest], kernels)
+            else:
+                new_entries[ingest.page] = cache.entries.get(ingest.page, "")
+            digests = trial_digests()
+            unknown = sorted(set(only_trials) - set(digests))
+            if unknown:
+                log.info(f"unknown trial id(s) {unknown}; valid ids: {', '.join(digests)}")
+                return EXIT_USAGE
+            trial_steps, synthesis = plan_steps(digests)
+            selected_trials = [
+                s for s in trial_steps if not only_trials or s.parameters["trial_id"] in only_trials
+            ]
+            # The synthesis reads the same tables as the trial pages, not the pages: it runs
+            # beside them, queued first because it is the longest notebook.
+            run_steps(
+                [
+                    *(synthesis if wanted("synthesis") and not only_trials else []),
+                    *(selected_trials if wanted("trials") else []),
+                ],
+                kernels,
+            )
         # Steps not selected this time keep whatever page and fingerprint they had.
         for step in [*trial_steps, *synthesis]:
             new_entries.setdefault(step.page, cache.entries.get(step.page, ""))
@@ -387,27 +397,45 @@ def _run_locked(
     if not pages and (published / "index.html").is_file():
         log.info(f"reports are up to date ({time.perf_counter() - started:.1f} s)")
         return EXIT_OK
-    _assemble(staging, published, pages, new_entries, ingest.inputs[0])
+    _assemble(staging, published, rendered, pages, new_entries, ingest.inputs[0])
     _publish(staging, published)
     cache.save({k: v for k, v in new_entries.items() if v})
+    seconds = time.perf_counter() - started
+    _save_timings(build / "timings.json", seconds, timings)
     log.info(
-        f"regenerated {len(pages)} page(s) in {time.perf_counter() - started:.1f} s; "
-        f"open {published / 'index.html'}"
+        f"regenerated {len(pages)} page(s) in {seconds:.1f} s; open {published / 'index.html'}"
     )
     return EXIT_OK
 
 
+def _save_timings(path: Path, seconds: float, steps: dict[str, dict[str, float]]) -> None:
+    """Where the last run's time went (read by ``benchmarks/bench_pipeline.py``).
+
+    Seconds for the whole run and, per notebook, starting its kernel (a worker's first
+    notebook only), resetting the kernel and running the cells, and rendering the page.
+    """
+    rounded = {name: {k: round(v, 3) for k, v in t.items()} for name, t in sorted(steps.items())}
+    text = json.dumps({"seconds": round(seconds, 3), "steps": rounded}, indent=1)
+    path.write_text(text + "\n", encoding="utf-8")
+
+
 def _assemble(
-    staging: Path, published: Path, pages: dict[str, str], entries: dict, input_digest: str
+    staging: Path,
+    published: Path,
+    rendered: Path,
+    pages: list[str],
+    entries: dict,
+    input_digest: str,
 ) -> None:
-    """Staging = the current site + the rebuilt pages + a fresh index."""
+    """Staging = the current site + the rebuilt pages (from ``rendered``) + a fresh index."""
     if published.is_dir():
         shutil.copytree(published, staging)
     staging.mkdir(parents=True, exist_ok=True)
-    for page_path, page in pages.items():
+    for page_path in pages:
         target = staging / page_path
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(page, encoding="utf-8")
+        (rendered / page_path).replace(target)
+    shutil.rmtree(rendered, ignore_errors=True)
     pages_present = sorted(p for p in entries if (staging / p).is_file())
     index = site.index_page(pages_present, input_digest)
     (staging / "index.html").write_text(index, encoding="utf-8")
@@ -435,7 +463,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--trial", action="append", default=[], metavar="ID", help="only this trial (repeatable)"
     )
     parser.add_argument("--stage", choices=STAGES, help="only this stage")
-    parser.add_argument("--jobs", type=int, default=None, help="parallel trial pages")
+    parser.add_argument(
+        "--jobs", type=int, default=None, help="notebooks run at once (default: one per CPU)"
+    )
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:

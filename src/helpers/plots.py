@@ -19,10 +19,22 @@ import matplotlib as mpl
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 PALETTE = "colorblind"
 FIGURE_DPI = 100
+
+
+def new_figure(**kwargs) -> Figure:
+    """A pyplot-free figure (shown once, as a cell's value) with an Agg canvas attached.
+
+    Without a canvas, seaborn's heatmap on a large bare Figure made the kernel grow by about
+    2 GB at 100 trials (measured in benchmarks/README.md); with one it stays flat.
+    """
+    figure = Figure(**kwargs)
+    FigureCanvasAgg(figure)
+    return figure
 
 
 def setup() -> None:
@@ -117,7 +129,7 @@ def intervention_timeline(
     assessments = _assessments(outcome_timepoints)
     end, end_label = follow_up_end(trial_row, administrations, assessments)
 
-    figure = Figure(figsize=(8.0, 2.6), layout="constrained")
+    figure = new_figure(figsize=(8.0, 2.6), layout="constrained")
     ax = figure.add_subplot()
     route = trial_row.get("route") if hasattr(trial_row, "get") else None
     cells = trial_row.get("cell_type") if hasattr(trial_row, "get") else None
@@ -300,7 +312,7 @@ def outcome_small_multiples(outcomes_for_trial: pd.DataFrame, columns: int = 3) 
     width, height = PANEL_INCHES[0] * columns, PANEL_INCHES[1] * n_rows
     # Fixed margins in inches instead of constrained layout: as readable for equal panels and
     # about twice as fast to render for a trial with many outcomes.
-    figure = Figure(figsize=(width, height))
+    figure = new_figure(figsize=(width, height))
     axes = figure.subplots(
         n_rows,
         columns,

@@ -54,14 +54,19 @@ def flags(checks: pd.DataFrame, trial_id: str | None = None) -> pd.DataFrame:
     frame = frame.assign(_order=order).sort_values(["_order", "trial_id", "check"], kind="stable")
     columns = ["severity", "check", "field", "message"]
     if trial_id is None:
-        columns.insert(0, "trial_id")
-    return frame[columns].reset_index(drop=True)
+        return frame[["trial_id", *columns]].set_index("trial_id")
+    return frame[columns].set_index("severity")
 
 
 def uncaptured(coverage: pd.DataFrame, trial_id: str | None = None) -> pd.DataFrame:
     """Numbers in a source's results that no sheet value captured, with context."""
     frame = coverage if trial_id is None else coverage[coverage["trial_id"] == trial_id]
-    return frame.reset_index(drop=True)
+    return frame.set_index("trial_id")
+
+
+def paragraph(text: str) -> HTML:
+    """One escaped paragraph of prose."""
+    return HTML(f"<p>{html.escape(text)}</p>")
 
 
 def bullet_list(items: Iterable[str]) -> HTML:

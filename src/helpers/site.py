@@ -8,6 +8,7 @@ clock, so two regenerations from the same inputs are byte-identical.
 
 from __future__ import annotations
 
+import functools
 import html
 import subprocess
 from importlib.metadata import version
@@ -31,10 +32,15 @@ PINNED_FOR_PROVENANCE = (
 )
 
 REVIEWER_CSS = """
-body { max-width: 1100px; margin: 0 auto; }
+body { max-width: 1200px; margin: 0 auto; }
 .reviewer-nav { padding: 0.6em 1em; font-family: system-ui, sans-serif; }
 .reviewer-nav a { text-decoration: none; }
+/* Wide tables scroll inside their cell instead of being cut at the page edge. */
+.jp-OutputArea-output { overflow-x: auto; }
 .jp-OutputArea-output table { font-size: 0.85em; }
+/* Text columns read left-aligned; pandas right-aligns every cell. */
+.jp-RenderedHTMLCommon td, .jp-RenderedHTMLCommon th,
+.jp-RenderedHTMLCommon thead tr { text-align: left !important; vertical-align: top; }
 """
 
 INDEX_CSS = """
@@ -52,11 +58,12 @@ code { font-size: 0.9em; }
 """
 
 
-def render_notebook(notebook: nbformat.NotebookNode, depth: int = 0) -> str:
-    """HTML of an executed notebook without code cells; ``depth`` = folders below reports/."""
+@functools.cache
+def _exporter():
+    """One exporter per process: building one (templates, filters) costs about 45 ms."""
     from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(
+    return HTMLExporter(
         template_name="reviewer",
         extra_template_basedirs=[str(TEMPLATES)],
         exclude_input=True,
@@ -64,8 +71,12 @@ def render_notebook(notebook: nbformat.NotebookNode, depth: int = 0) -> str:
         exclude_output_prompt=True,
         embed_images=True,
     )
+
+
+def render_notebook(notebook: nbformat.NotebookNode, depth: int = 0) -> str:
+    """HTML of an executed notebook without code cells; ``depth`` = folders below reports/."""
     resources = {"reviewer_css": REVIEWER_CSS, "home_link": "../" * depth + "index.html"}
-    body, _ = exporter.from_notebook_node(notebook, resources=resources)
+    body, _ = _exporter().from_notebook_node(notebook, resources=resources)
     return body
 
 
@@ -111,9 +122,9 @@ def provenance_lines(input_digest: str) -> list[str]:
     versions = ", ".join(f"{name} {version(name)}" for name in PINNED_FOR_PROVENANCE)
     return [
         f"Code: commit {_git_commit()}.",
-        f"Inputs: SHA-256 of data/raw and data/extraction {input_digest[:16]}….",
+        f"Inputs: SHA-256 of data/raw and data/extraction {input_digest[:16]}…",
         f"Environment: Python 3.11; {versions} (pinned in pyproject.toml).",
-        "Produced by `make report` (python -m helpers.pipeline): papermill runs each notebook "
+        "Produced by make report (python -m helpers.pipeline): papermill runs each notebook "
         "on the project's kernel; nbconvert renders it without code.",
     ]
 

@@ -1078,6 +1078,7 @@ def flags(trial_id: str, tables: dict[str, pd.DataFrame]) -> pd.DataFrame | HTML
     found = report.flags(tables["checks"], trial_id)
     if found.empty:
         return _sentence("Ingestion raised no consistency findings for this source.")
+    found = found.reset_index()
     found.index = pd.RangeIndex(1, len(found) + 1, name="#")
     return found
 
@@ -1088,7 +1089,7 @@ def uncaptured(trial_id: str, tables: dict[str, pd.DataFrame]) -> pd.DataFrame |
     found = report.uncaptured(tables["coverage"], trial_id)
     if found.empty:
         return _sentence("Every number in the source's results was captured by the extraction.")
-    return found.drop(columns="trial_id").set_index("number")
+    return found.reset_index(drop=True).set_index("number")
 
 
 PAGE_TABLES = (

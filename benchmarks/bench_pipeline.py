@@ -1,0 +1,297 @@
+"""Wall time and memory of report regeneration, measured on scratch copies of the project.
+
+Run standalone: ``.venv/bin/python benchmarks/bench_pipeline.py [--trials 100]``. Progress goes
+to stderr; the figures are printed as a markdown section for ``benchmarks/README.md``. Every
+run has ``CELL_EVIDENCE_ROOT`` pointing to a copy of ``data/``, ``notebooks/*.ipynb`` and
+``pyproject.toml`` in a temporary folder, so the project's own ``reports/`` and
+``data/processed/`` are never touched.
+
+1. Full regeneration of the real trials with ``python -m helpers.pipeline --force`` versus the
+   naive way, measured in the same run: for each notebook in order (01_ingest, 02_trial_summary
+   once per trial with ``-p trial_id <id>``, 03_synthesis) the papermill CLI, then
+   ``jupyter nbconvert --to html --no-input``, one after another.
+2. A no-op rerun, and a rerun after editing one trial's sheet (which pages were rebuilt).
+3. Scale: ``--trials`` synthetic trials (``benchmarks/synthetic.py``) added to the real ones:
+   full regeneration time, peak memory of the whole process tree (the sum of the RSS of the
+   pipeline process and all its descendants, read from /proc every 0.2 s; shared pages count
+   once per process, so this overstates the memory really used), and per trial page where the
+   time goes (``build/timings.json``, written by the pipeline).
+
+Notebooks that do not exist yet are skipped by both ways alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import synthetic
+
+PROJECT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent  # the project's .venv/bin
+KERNEL = "cell-evidence"
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+EDITED_SHEET = "sci_honmou2021"
+
+
+@dataclass
+class Timed:
+    seconds: float
+    peak_rss: int = 0  # bytes, summed over the process tree; 0 when not sampled
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def scratch_project(parent: Path, name: str) -> Path:
+    """A copy of the project's inputs: data/, the numbered notebooks and pyproject.toml."""
+    root = parent / name
+    shutil.copytree(PROJECT / "data", root / "data")
+    (root / "notebooks").mkdir()
+    for notebook in sorted((PROJECT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        shutil.copy2(notebook, root / "notebooks" / notebook.name)
+    shutil.copy2(PROJECT / "pyproject.toml", root / "pyproject.toml")
+    return root
+
+
+def tree_rss(root_pid: int) -> int:
+    """Bytes of RSS summed over ``root_pid`` and all its descendants, from /proc."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"{entry.path}/stat", encoding="ascii", errors="replace") as stat:
+                ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
+            with open(f"{entry.path}/statm", encoding="ascii") as statm:
+                pages = int(statm.read().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue  # the process ended meanwhile
+        children.setdefault(ppid, []).append(int(entry.name))
+        rss[int(entry.name)] = pages * PAGE_SIZE
+    total, todo = 0, [root_pid]
+    while todo:
+        pid = todo.pop()
+        total += rss.get(pid, 0)
+        todo.extend(children.get(pid, []))
+    return total
+
+
+def run(command: list[str], root: Path, *, sample_memory: bool = False) -> Timed:
+    """Run ``command`` on the scratch project ``root``; fails loudly with its output."""
+    env = {**os.environ, "CELL_EVIDENCE_ROOT": str(root)}
+    output = root / "build" / "bench.log"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    peak = 0
+    with output.open("w", encoding="utf-8") as sink:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, cwd=root, env=env, stdout=sink, stderr=sink)
+        if sample_memory:
+
+            def sample() -> None:
+                nonlocal peak
+                while process.poll() is None:
+                    peak = max(peak, tree_rss(process.pid))
+                    time.sleep(0.2)
+
+            sampler = threading.Thread(target=sample, daemon=True)
+            sampler.start()
+        code = process.wait()
+        seconds = time.perf_counter() - started
+        if sample_memory:
+            sampler.join()
+    if code != 0:
+        tail = output.read_text(encoding="utf-8")[-3000:]
+        raise SystemExit(f"{' '.join(command)} exited {code}:\n{tail}")
+    return Timed(seconds, peak)
+
+
+def pipeline(root: Path, *args: str, sample_memory: bool = False) -> Timed:
+    return run([sys.executable, "-m", "helpers.pipeline", *args], root, sample_memory=sample_memory)
+
+
+def trial_ids(root: Path) -> list[str]:
+    return sorted(p.stem for p in (root / "data" / "extraction").glob("[!_]*.yaml"))
+
+
+def naive(root: Path) -> tuple[Timed, int]:
+    """papermill CLI then nbconvert, per notebook in order, one after another."""
+    notebooks = root / "notebooks"
+    runs = [("01_ingest", {})]
+    runs += [("02_trial_summary", {"trial_id": t}) for t in trial_ids(root)]
+    runs += [("03_synthesis", {})]
+    runs = [(name, params) for name, params in runs if (notebooks / f"{name}.ipynb").is_file()]
+    out_dir = root / "naive"
+    out_dir.mkdir()
+    started = time.perf_counter()
+    for name, params in runs:
+        out = out_dir / "-".join([name, *params.values()])
+        parameters = [part for key, value in params.items() for part in ("-p", key, value)]
+        papermill = [str(BIN / "papermill"), str(notebooks / f"{name}.ipynb"), f"{out}.ipynb"]
+        run([*papermill, "-k", KERNEL, *parameters], root)
+        run([str(BIN / "jupyter"), "nbconvert", "--to", "html", "--no-input", f"{out}.ipynb"], root)
+    return Timed(time.perf_counter() - started), len(runs)
+
+
+def page_stamps(root: Path) -> dict[str, int]:
+    reports = root / "reports"
+    return {str(p.relative_to(reports)): p.stat().st_mtime_ns for p in reports.rglob("*.html")}
+
+
+def step_timings(root: Path) -> dict:
+    return json.loads((root / "build" / "timings.json").read_text(encoding="utf-8"))
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            cpu = next(line.split(":", 1)[1].strip() for line in cpuinfo if "model name" in line)
+        with open("/proc/meminfo", encoding="utf-8") as meminfo:
+            memory = int(meminfo.readline().split()[1]) / 1024**2
+    except (OSError, StopIteration):
+        memory = float("nan")
+    return (
+        f"{cpu} ({platform.machine()}), {os.cpu_count()} cores, {memory:.0f} GB RAM, "
+        f"Python {platform.python_version()}"
+    )
+
+
+def load() -> str:
+    return ", ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def where_time_goes(timings: dict) -> list[str]:
+    """Markdown rows: per trial page, seconds of kernel start, execution and rendering."""
+    steps = timings["steps"]
+    trials = [v for name, v in steps.items() if name.startswith("trial-")]
+    # A kernel's start is charged to its first notebook, whichever that is: share it out.
+    starts = [step["kernel"] for step in steps.values() if step.get("kernel")]
+    shared = sum(starts) / len(trials)
+    rows = [
+        f"| kernel start ({len(starts)} kernels of ~{statistics.mean(starts):.1f} s, shared by "
+        f"all {len(steps)} notebooks) | {sum(starts):.1f} | {shared:.3f} | {shared:.3f} |"
+    ]
+    for key, what in (
+        ("execute", "execution (kernel reset + cells)"),
+        ("render", "rendering (nbconvert, in the pipeline process while the kernels work)"),
+    ):
+        values = [step[key] for step in trials]
+        rows.append(
+            f"| {what} | {sum(values):.1f} | {statistics.median(values):.3f} "
+            f"| {statistics.mean(values):.3f} |"
+        )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--trials", type=int, default=100, help="synthetic trials (0: skip)")
+    args = parser.parse_args(argv)
+    load_before, date = load(), datetime.now(UTC).strftime("%Y-%m-%d (%H:%M UTC)")
+    lines: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
+        scratch = Path(tmp)
+        real = scratch_project(scratch, "ours")
+        n_real = len(trial_ids(real))
+
+        log(f"naive: papermill CLI + nbconvert per notebook, {n_real} trials")
+        slow, n_notebooks = naive(scratch_project(scratch, "naive"))
+        log(f"  {slow.seconds:.1f} s for {n_notebooks} notebooks")
+        log("ours: python -m helpers.pipeline --force")
+        ours = pipeline(real, "--force")
+        log(f"  {ours.seconds:.1f} s")
+
+        log("no-op rerun")
+        before = page_stamps(real)
+        noop = pipeline(real)
+        assert page_stamps(real) == before, "a no-op rerun rewrote pages"
+        log(f"  {noop.seconds:.2f} s")
+
+        log(f"rerun after editing data/extraction/{EDITED_SHEET}.yaml")
+        sheet = real / "data" / "extraction" / f"{EDITED_SHEET}.yaml"
+        text = sheet.read_text(encoding="utf-8")
+        sheet.write_text(
+            text.replace("extracted_by:", "extracted_by: 'second reviewer checked' #", 1),
+            encoding="utf-8",
+        )
+        before = page_stamps(real)
+        edit = pipeline(real)
+        after = page_stamps(real)
+        rebuilt = sorted(page for page in after if after[page] != before.get(page))
+        log(f"  {edit.seconds:.1f} s, rebuilt {rebuilt}")
+
+        lines += [
+            "# Pipeline benchmarks (`helpers.pipeline`)",
+            "",
+            f"Command: `.venv/bin/python benchmarks/bench_pipeline.py --trials {args.trials}`, "
+            "on scratch copies of the project (`CELL_EVIDENCE_ROOT`); every time is the wall "
+            "time of the whole command, interpreter start included.",
+            "",
+            f"Machine: {machine()}.  ",
+            f"Date: {date}; load average (1, 5, 15 min) {load_before} at the start.",
+            "",
+            "| measurement | result | target |",
+            "| --- | ---: | --- |",
+            f"| naive full regeneration, {n_real} real trials: papermill CLI then "
+            f"`jupyter nbconvert --to html --no-input`, per notebook ({n_notebooks}), "
+            "one after another "
+            f"| {slow.seconds:.1f} s | |",
+            f"| `python -m helpers.pipeline --force`, same {n_real} trials "
+            f"| {ours.seconds:.1f} s | |",
+            f"| ratio ours / naive | {ours.seconds / slow.seconds:.2f} | ≤ 0.5 |",
+            f"| no-op rerun (`python -m helpers.pipeline`) | {noop.seconds:.2f} s | ≤ 2 s |",
+            f"| rerun after editing `data/extraction/{EDITED_SHEET}.yaml` "
+            f"| {edit.seconds:.1f} s | |",
+            f"| pages rebuilt by that rerun | {', '.join(rebuilt)} "
+            "| ingest, that trial, synthesis, index |",
+        ]
+
+        if args.trials:
+            big = scratch_project(scratch, "scale")
+            synthetic.generate(big, args.trials)
+            n_big = len(trial_ids(big))
+            log(f"scale: {n_big} trials ({args.trials} synthetic), --force, sampling memory")
+            scale = pipeline(big, "--force", sample_memory=True)
+            log(f"  {scale.seconds:.1f} s, peak {scale.peak_rss / 1024**3:.2f} GB")
+            timings = step_timings(big)
+            ingest = sum(timings["steps"]["ingest"].values())
+            synthesis = timings["steps"].get("synthesis", {}).get("execute", 0.0)
+            lines += [
+                f"| full regeneration, {n_big} trials ({args.trials} synthetic + {n_real} real) "
+                f"| {scale.seconds:.1f} s | < 180 s |",
+                "| peak memory: sum of the RSS of the pipeline process and all its descendants "
+                f"(kernels), sampled every 0.2 s from /proc | {scale.peak_rss / 1024**3:.2f} GB "
+                "| < 1.5 GB |",
+                "",
+                "Where the time goes at scale, from `build/timings.json`: ingestion "
+                f"{ingest:.1f} s (alone), then the {n_big} trial pages and the synthesis "
+                f"({synthesis:.1f} s) in parallel on {os.cpu_count()} workers, about "
+                f"{scale.seconds - ingest:.0f} s of wall time, i.e. "
+                f"{(scale.seconds - ingest) / n_big:.2f} s per trial page.",
+                "",
+                "| per trial page | total (s) | median (s) | mean (s) |",
+                "| --- | ---: | ---: | ---: |",
+                *where_time_goes(timings),
+            ]
+    lines += ["", f"Load average at the end: {load()}."]
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
