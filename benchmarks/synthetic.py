@@ -253,6 +253,9 @@ def _trial(i: int, seed: int) -> tuple[str, dict, dict, SyntheticTrial]:
             "n_safety": _quoted(n, safety_quote),
             "n_efficacy": _quoted(n_efficacy, efficacy_quote),
             "follow_up_months": _quoted(follow_up, follow_quote),
+            "follow_up_schedule": _quoted(
+                f"until {follow_up} months after the first dose", follow_quote
+            ),
         },
         "intervention": {
             "cell_type": _quoted(cell_type, cells_quote),

@@ -127,7 +127,15 @@ def test_outcome_table_shows_reported_values_changes_and_effects(tables):
     assert capacity["n"].tolist() == ["7", "7", "7"]
     assert capacity["change from baseline"].tolist() == ["baseline", "+8.6 mL", "+30.6 mL"]
     assert capacity["effect (95% CI)"].iloc[2].startswith("SMCR 0.45 (")
-    assert capacity["sources"].iloc[0] == "[q087] [q088]"
+    outcomes = tables["outcomes"]
+    baseline_row = outcomes[
+        (outcomes["trial_id"] == "sb_nguyen2023")
+        & (outcomes["outcome_id"] == "bladder_capacity")
+        & (outcomes["timepoint_months"] == 0)
+    ]
+    quote_ids = baseline_row["quote_id"].iloc[0].split(";")
+    expected = " ".join(f"[{quote_id.rsplit('-', 1)[1]}]" for quote_id in quote_ids)
+    assert capacity["sources"].iloc[0] == expected
     urge = table.xs("Patients able to feel the urge to defecate [children aged 3 and over (7 of 11)]",
                     level=1)  # fmt: skip
     assert urge["mean ± SD / median (range) / events/total"].iloc[2] == (
@@ -281,9 +289,10 @@ def test_every_mark_on_the_page_has_its_verbatim_quote(tables, trial_id):
 
 def test_provenance_quotes_are_verbatim(tables):
     provenance = summary.provenance("sb_nguyen2023", tables)
-    assert provenance.loc["q088", "verbatim quote"] == (
-        "Bladder capacity, mean(ml) 127.7 ± 59.2 136.3 ± 54.8 158.3 ± 56.2"
-    )
+    quote = "Bladder capacity, mean(ml) 127.7 ± 59.2 136.3 ± 54.8 158.3 ± 56.2"
+    source = tables["provenance"].set_index("quote")
+    mark = source.loc[quote, "quote_id"].rsplit("-", 1)[1]
+    assert provenance.loc[mark, "verbatim quote"] == quote
 
 
 def test_sections_without_data_return_a_sentence(tables):

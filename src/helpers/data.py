@@ -81,6 +81,7 @@ TABLES: dict[str, tuple[Column, ...]] = {
         ("n_safety", "Int64", "patients in the safety analysis"),
         ("n_efficacy", "Int64", "patients in the efficacy analysis"),
         ("follow_up_months", "Float64", "follow-up as reported, in months"),
+        ("follow_up_schedule", "string", "when outcomes were assessed, as the source words it"),
         ("n_quotes", "Int64", "verbatim quotes located for this trial"),
     ),
     "trial_facts": _columns(

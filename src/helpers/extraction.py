@@ -315,6 +315,9 @@ class Trial(Strict):
     n_safety: Quoted[int] | Unreported
     n_efficacy: Quoted[int] | Unreported
     follow_up_months: Quoted[float] | Unreported
+    follow_up_schedule: Quoted[str] | Unreported = Field(
+        description="when outcomes were assessed, as the source words it"
+    )
 
     @property
     def enrolment_ceiling(self) -> int | None:

@@ -220,6 +220,7 @@ def trial_row(trial: TrialEvidence) -> dict:
         "n_safety": _fact(t.n_safety),
         "n_efficacy": _fact(t.n_efficacy),
         "follow_up_months": _fact(t.follow_up_months),
+        "follow_up_schedule": _fact(t.follow_up_schedule),
         "n_quotes": len(trial.quote_ids),
     }
 

@@ -537,6 +537,12 @@ def pico(trial_id: str, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
             _month(trial["follow_up_months"]) if _present(trial["follow_up_months"]) else "",
             "trial.follow_up_months",
         ),
+        item(
+            "Time",
+            "assessments",
+            _text(trial["follow_up_schedule"]),
+            "trial.follow_up_schedule",
+        ),
     ]
     return pd.DataFrame(rows).set_index(["PICO", "item"])
 
