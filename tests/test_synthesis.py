@@ -14,7 +14,7 @@ import pytest
 from matplotlib.figure import Figure
 from scipy import stats
 
-from helpers import data, meta, paths, site, synthesis
+from helpers import data, meta, paths, report, site, synthesis
 from helpers.errors import EvidenceInputError
 
 NOTEBOOK = "03_synthesis.ipynb"
@@ -385,7 +385,7 @@ def test_grade_table_covers_safety_and_efficacy(result):
 
 
 def test_generated_text_is_escaped():
-    shown = synthesis.paragraphs(["<script>alert(1)</script>"]).data
+    shown = report.paragraphs(["<script>alert(1)</script>"]).data
     assert "<script>" not in shown and "&lt;script&gt;" in shown
 
 

@@ -57,6 +57,20 @@ NUMBER_FIELDS = (
 )
 
 
+# Trial-level fields a source may not report (None in trials.csv when it does not).
+OPTIONAL_TRIAL_FIELDS = (
+    "phase",
+    "blinding",
+    "control",
+    "setting",
+    "country",
+    "start",
+    "end",
+    "age",
+    "sex",
+)
+
+
 @dataclass
 class TrialEvidence:
     """One sheet with its document and the quotes it cites, keyed by quote text."""
@@ -201,11 +215,7 @@ def trial_row(trial: TrialEvidence) -> dict:
         "source_kind": record.kind,
         "condition": t.condition.value,
         "design": t.design.value,
-        **{
-            name: _fact(getattr(t, name))
-            for name in ("phase", "blinding", "control", "setting", "country", "start", "end")
-            + ("age", "sex")
-        },
+        **{name: _fact(getattr(t, name)) for name in OPTIONAL_TRIAL_FIELDS},
         "cell_type": iv.cell_type.value,
         "cell_source": iv.cell_source.value,
         "tissue": iv.tissue.value,

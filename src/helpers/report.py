@@ -64,15 +64,10 @@ def uncaptured(coverage: pd.DataFrame, trial_id: str | None = None) -> pd.DataFr
     return frame.set_index("trial_id")
 
 
-def paragraph(text: str) -> HTML:
-    """One escaped paragraph of prose."""
-    return HTML(f"<p>{html.escape(text)}</p>")
-
-
-def bullet_list(items: Iterable[str]) -> HTML:
-    """A plain HTML list, every item escaped."""
-    body = "".join(f"<li>{html.escape(item)}</li>" for item in items)
-    return HTML(f"<ul>{body}</ul>" if body else "<p><em>None.</em></p>")
+def paragraphs(lines: Iterable[str]) -> HTML:
+    """Generated sentences as HTML paragraphs, every one escaped."""
+    body = "".join(f"<p>{html.escape(line)}</p>" for line in lines)
+    return HTML(body or "<p><em>Nothing to report.</em></p>")
 
 
 def verification_statement(tables: dict[str, pd.DataFrame]) -> str:

@@ -29,7 +29,6 @@ sentence the page prints is produced by a function from these results, never typ
 
 from __future__ import annotations
 
-import html
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -38,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from IPython.display import HTML, display
+from IPython.display import display
 from matplotlib.figure import Figure
 from scipy import stats
 
@@ -75,7 +74,6 @@ __all__ = [
     "key_findings",
     "leave_one_out",
     "load_prior_meta_analyses",
-    "paragraphs",
     "parameter_statement",
     "r_sensitivity",
     "responder_proportions",
@@ -170,12 +168,6 @@ def _plural(count: int, word: str, plural: str | None = None) -> str:
 
 def _present(value: object) -> bool:
     return value is not None and not (not isinstance(value, str) and pd.isna(value))
-
-
-def paragraphs(lines: Iterable[str]) -> HTML:
-    """Generated sentences as HTML paragraphs, every one escaped."""
-    body = "".join(f"<p>{html.escape(line)}</p>" for line in lines)
-    return HTML(body or "<p><em>Nothing to report.</em></p>")
 
 
 def show(figures: Iterable[Figure]) -> None:
