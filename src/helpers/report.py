@@ -70,6 +70,12 @@ def paragraphs(lines: Iterable[str]) -> HTML:
     return HTML(body or "<p><em>Nothing to report.</em></p>")
 
 
+def bullet_list(items: Iterable[str]) -> HTML:
+    """A plain HTML list, every item escaped."""
+    body = "".join(f"<li>{html.escape(item)}</li>" for item in items)
+    return HTML(f"<ul>{body}</ul>" if body else "<p><em>None.</em></p>")
+
+
 def verification_statement(tables: dict[str, pd.DataFrame]) -> str:
     """One sentence a reviewer can check: how many quotes and values were verified."""
     provenance = tables["provenance"]
