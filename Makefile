@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 report: $(STAMP) ## Regenerate data/processed and reports/ (incremental; FORCE=1 reruns all)
-	$(PY) -m helpers.pipeline $(if $(FORCE),--force,)
+	$(PY) -m helpers.run.pipeline $(if $(FORCE),--force,)
 
 test: $(STAMP) lint ## Lint, unit tests and nbval on the committed notebooks
 	$(PY) -m pytest
@@ -35,7 +35,7 @@ lab: $(STAMP) ## Open JupyterLab on the project's kernel
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
 
 notebooks: $(STAMP) ## Re-execute the committed notebooks in place (after changing helpers or data)
-	$(PY) -m helpers.notebooks
+	$(PY) -m helpers.run.notebooks
 
 bench: $(STAMP) ## Run the benchmarks (figures go to benchmarks/README.md)
 	$(PY) benchmarks/bench_stats.py

@@ -6,7 +6,7 @@ run has ``CELL_EVIDENCE_ROOT`` pointing to a copy of ``data/``, ``notebooks/*.ip
 ``pyproject.toml`` in a temporary folder, so the project's own ``reports/`` and
 ``data/processed/`` are never touched.
 
-1. Full regeneration of the real trials with ``python -m helpers.pipeline --force`` versus the
+1. Full regeneration of the real trials with ``python -m helpers.run.pipeline --force`` versus the
    naive way, measured in the same run: for each notebook in order (01_ingest, 02_trial_summary
    once per trial with ``-p trial_id <id>``, 03_synthesis) the papermill CLI, then
    ``jupyter nbconvert --to html --no-input``, one after another.
@@ -121,7 +121,9 @@ def run(command: list[str], root: Path, *, sample_memory: bool = False) -> Timed
 
 
 def pipeline(root: Path, *args: str, sample_memory: bool = False) -> Timed:
-    return run([sys.executable, "-m", "helpers.pipeline", *args], root, sample_memory=sample_memory)
+    return run(
+        [sys.executable, "-m", "helpers.run.pipeline", *args], root, sample_memory=sample_memory
+    )
 
 
 def trial_ids(root: Path) -> list[str]:
@@ -212,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"naive: papermill CLI + nbconvert per notebook, {n_real} trials")
         slow, n_notebooks = naive(scratch_project(scratch, "naive"))
         log(f"  {slow.seconds:.1f} s for {n_notebooks} notebooks")
-        log("ours: python -m helpers.pipeline --force")
+        log("ours: python -m helpers.run.pipeline --force")
         ours = pipeline(real, "--force")
         log(f"  {ours.seconds:.1f} s")
 
@@ -236,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"  {edit.seconds:.1f} s, rebuilt {rebuilt}")
 
         lines += [
-            "# Pipeline benchmarks (`helpers.pipeline`)",
+            "# Pipeline benchmarks (`helpers.run.pipeline`)",
             "",
             f"Command: `.venv/bin/python benchmarks/bench_pipeline.py --trials {args.trials}`, "
             "on scratch copies of the project (`CELL_EVIDENCE_ROOT`); every time is the wall "
@@ -251,10 +253,10 @@ def main(argv: list[str] | None = None) -> int:
             f"`jupyter nbconvert --to html --no-input`, per notebook ({n_notebooks}), "
             "one after another "
             f"| {slow.seconds:.1f} s | |",
-            f"| `python -m helpers.pipeline --force`, same {n_real} trials "
+            f"| `python -m helpers.run.pipeline --force`, same {n_real} trials "
             f"| {ours.seconds:.1f} s | |",
             f"| ratio ours / naive | {ours.seconds / slow.seconds:.2f} | ≤ 0.5 |",
-            f"| no-op rerun (`python -m helpers.pipeline`) | {noop.seconds:.2f} s | ≤ 2 s |",
+            f"| no-op rerun (`python -m helpers.run.pipeline`) | {noop.seconds:.2f} s | ≤ 2 s |",
             f"| rerun after editing `data/extraction/{EDITED_SHEET}.yaml` "
             f"| {edit.seconds:.1f} s | |",
             f"| pages rebuilt by that rerun | {', '.join(rebuilt)} "

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from helpers.meta import leave1out, rma, rma_glmm_proportions
+from helpers.stats.meta import leave1out, rma, rma_glmm_proportions
 
 SEED = 20260101
 

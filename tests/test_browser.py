@@ -30,7 +30,8 @@ from urllib.parse import urldefrag, urlsplit
 import pandas as pd
 import pytest
 
-from helpers import paths, pipeline
+from helpers import paths
+from helpers.run import pipeline
 
 CHROMIUM = Path("/usr/bin/chromium")
 # As root in a container, and quiet: no sandbox, no GPU, and none of Chromium's own traffic

@@ -1,10 +1,11 @@
-"""Tests for helpers.checks on numbers copied from the real sources (file named per test)."""
+"""Tests for helpers.evidence.checks on numbers copied from the real sources (file named per test)."""
 
 from __future__ import annotations
 
 import pytest
 
-from helpers.checks import (
+from helpers.errors import EvidenceInputError
+from helpers.evidence.checks import (
     CheckResult,
     counts_within_denominator,
     coverage,
@@ -13,7 +14,6 @@ from helpers.checks import (
     percent_matches_count,
     sd_within_range,
 )
-from helpers.errors import EvidenceInputError
 
 # 002: "Mild AEs involving fever (14.1%), headache (4.2%), transient increase in muscle tension
 # (1.6%) and dizziness (1.3%)" with "Safety ... assessments were performed on 102 ... subjects".

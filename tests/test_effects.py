@@ -1,4 +1,4 @@
-"""Tests of helpers.effects against published (metafor) values and independent computations."""
+"""Tests of helpers.stats.effects against published (metafor) values and independent computations."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import special, stats
 
-from helpers.effects import (
+from helpers.stats.effects import (
     before_after_unknown_pairing,
     clopper_pearson_ci,
     exact_upper_bound,

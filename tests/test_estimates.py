@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from scipy import special, stats
 
-from helpers import data, effects, estimates
+from helpers import data
+from helpers.stats import effects, estimates
 
 
 @pytest.fixture(scope="module")

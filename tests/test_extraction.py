@@ -10,7 +10,7 @@ import yaml
 
 from helpers import paths
 from helpers.errors import EvidenceInputError
-from helpers.extraction import JBI_CASE_SERIES_ITEMS, load_sheet, load_sheets, read_yaml
+from helpers.evidence.schema import JBI_CASE_SERIES_ITEMS, load_sheet, load_sheets, read_yaml
 
 TEMPLATE = yaml.safe_load((paths.extraction_dir() / "_template.yaml").read_text(encoding="utf-8"))
 TRIAL_ID = TEMPLATE["trial_id"]

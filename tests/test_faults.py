@@ -1,6 +1,6 @@
 """Faults a scheduler meets, through the command line: killed runs, concurrent runs, reruns.
 
-Every run here is ``python -m helpers.pipeline`` in its own process group on a scratch copy of
+Every run here is ``python -m helpers.run.pipeline`` in its own process group on a scratch copy of
 the project, as cron starts it. The scratch project keeps two trials (the largest sheet and a
 small one): enough for a parallel trial stage and a synthesis, at half the time of all five.
 Processes a test starts, kernels included, are found by the scratch root in their environment
@@ -23,7 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import paths, pipeline
+from helpers import paths
+from helpers.run import pipeline
 
 KEPT_TRIALS = ("sb_nguyen2023", "sci_honmou2021")
 RUN_TIMEOUT = 300  # seconds for one full regeneration (about 15 s on 2 cores)
@@ -48,9 +49,9 @@ def environment(root: Path) -> dict[str, str]:
 
 
 def start(root: Path, log: Path, *args: str) -> subprocess.Popen:
-    """``python -m helpers.pipeline --quiet <args>`` in a new process group (its own session)."""
+    """``python -m helpers.run.pipeline --quiet <args>`` in a new process group (its own session)."""
     return subprocess.Popen(
-        [sys.executable, "-m", "helpers.pipeline", "--quiet", *args],
+        [sys.executable, "-m", "helpers.run.pipeline", "--quiet", *args],
         env=environment(root),
         cwd=root,
         stdin=subprocess.DEVNULL,
@@ -62,7 +63,7 @@ def start(root: Path, log: Path, *args: str) -> subprocess.Popen:
 
 def regenerate(root: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "helpers.pipeline", "--quiet", *args],
+        [sys.executable, "-m", "helpers.run.pipeline", "--quiet", *args],
         env=environment(root),
         cwd=root,
         capture_output=True,

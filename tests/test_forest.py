@@ -10,7 +10,7 @@ import pytest
 from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.patches import Polygon, Rectangle
 
-from helpers import forest, plots
+from helpers.pages import forest, plots
 
 STUDIES = pd.DataFrame(
     {

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from helpers import grade
-from helpers.grade import OutcomeEvidence
+from helpers.stats import grade
+from helpers.stats.grade import OutcomeEvidence
 
 
 def appraisal(answers: dict[str, list[str]]) -> pd.DataFrame:

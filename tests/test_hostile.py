@@ -5,7 +5,7 @@
 * YAML is loaded safely: a ``!!python/object`` tag is refused and nothing executes.
 * Parameters reach notebooks as literals: a trial id that tries to break out of its string
   is refused and never runs.
-* A table of bad inputs through ``python -m helpers.ingest`` and ``python -m helpers.pipeline``:
+* A table of bad inputs through ``python -m helpers.evidence.ingest`` and ``python -m helpers.run.pipeline``:
   each exits 2 with one message naming the file and the field, and leaves the previous tables
   and pages byte-identical.
 
@@ -32,7 +32,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from helpers import paths, pipeline
+from helpers import paths
+from helpers.run import pipeline
 
 PAYLOAD = "<script>alert(1)</script> <img src=x onerror=alert(1)>"
 ESCAPED_SCRIPT = "&lt;script&gt;alert(1)&lt;/script&gt;"
@@ -174,7 +175,7 @@ def add_hostile_trial(root: Path) -> None:
 def hostile_site(tmp_path_factory) -> Path:
     root = scratch_project(tmp_path_factory.mktemp("hostile") / "project")
     add_hostile_trial(root)
-    result = cli(root, "helpers.pipeline", "--quiet")
+    result = cli(root, "helpers.run.pipeline", "--quiet")
     assert result.returncode == 0, result.stderr
     return root
 
@@ -260,7 +261,7 @@ def test_an_added_trial_is_counted_on_every_page(hostile_site):
 def baseline(tmp_path_factory) -> Path:
     """A scratch project with published tables and pages (the ingest stage is enough)."""
     root = scratch_project(tmp_path_factory.mktemp("baseline") / "project")
-    result = cli(root, "helpers.pipeline", "--quiet", "--stage", "ingest")
+    result = cli(root, "helpers.run.pipeline", "--quiet", "--stage", "ingest")
     assert result.returncode == 0, result.stderr
     return root
 
@@ -302,7 +303,7 @@ def test_pipeline_trial_option_is_refused_before_anything_runs(baseline, tmp_pat
     root = copy_project(baseline, tmp_path / "project")
     marker = tmp_path / "pwned"
     before = tree(root)
-    result = cli(root, "helpers.pipeline", "--quiet", "--trial", trial_id.format(marker=marker))
+    result = cli(root, "helpers.run.pipeline", "--quiet", "--trial", trial_id.format(marker=marker))
     assert result.returncode == pipeline.EXIT_USAGE, result.stderr
     assert (
         "unknown trial id" in result.stderr and "valid ids: cp_akhlaghpasand2025" in result.stderr
@@ -333,7 +334,7 @@ def test_trial_notebook_refuses_an_injected_trial_id(baseline, tmp_path):
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    from helpers.kernel import KERNEL_ARGUMENTS, KERNEL_NAME, IPCKernelManager
+    from helpers.run.kernel import KERNEL_ARGUMENTS, KERNEL_NAME, IPCKernelManager
 
     marker = tmp_path / "pwned"
     payload = BREAKOUT_IDS[3].format(marker=marker)
@@ -605,9 +606,9 @@ def bad_runs(baseline, tmp_path_factory) -> dict[str, BadRun]:
         root = copy_project(baseline, work / "project")
         marker = work / "pwned"
         case.change(root, marker)
-        results = {"helpers.ingest": cli(root, "helpers.ingest")}
+        results = {"helpers.evidence.ingest": cli(root, "helpers.evidence.ingest")}
         if case.pipeline:
-            results["helpers.pipeline"] = cli(root, "helpers.pipeline", "--quiet")
+            results["helpers.run.pipeline"] = cli(root, "helpers.run.pipeline", "--quiet")
         relocated = {
             name.replace(str(root), str(baseline), 1): data for name, data in outputs(root).items()
         }
@@ -632,9 +633,9 @@ def test_bad_input_is_refused_with_one_clear_message(bad_runs, name):
         field, _, expected = lines[0].split(f"{case.file}: ", 1)[1].partition(": expected ")
         assert case.field in field, where
         assert case.words in f"expected {expected}", where
-    ingest = run.results["helpers.ingest"]
+    ingest = run.results["helpers.evidence.ingest"]
     assert ingest.stderr.strip().count("\n") == 0, ingest.stderr
     if case.pipeline:
-        assert "reports/ left unchanged" in run.results["helpers.pipeline"].stderr
+        assert "reports/ left unchanged" in run.results["helpers.run.pipeline"].stderr
     assert run.outputs_kept, "data/processed or reports/ changed"
     assert not run.marker_created, "code in the input was executed"

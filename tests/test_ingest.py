@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from helpers import data, ingest, paths
+from helpers import data, paths
 from helpers.errors import EvidenceInputError
+from helpers.evidence import ingest
 
 TRIALS = [
     "cp_akhlaghpasand2025",

@@ -1,4 +1,4 @@
-"""Tests of helpers.meta against metafor reference values (cited per literal) and identities."""
+"""Tests of helpers.stats.meta against metafor reference values (cited per literal) and identities."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from scipy import integrate, special, stats
 
-from helpers.effects import logit_proportion, smcr
-from helpers.meta import (
+from helpers.stats.effects import logit_proportion, smcr
+from helpers.stats.meta import (
     _fit,
     _glmm_loglik,
     _loglik,

@@ -12,7 +12,8 @@ import ast
 import nbformat
 import pytest
 
-from helpers import notebooks, paths
+from helpers import paths
+from helpers.run import notebooks
 
 NOTEBOOKS = notebooks.committed_notebooks()
 LOGIC = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda, ast.For, ast.While)

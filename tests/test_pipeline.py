@@ -9,7 +9,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from helpers import paths, pipeline
+from helpers import paths
+from helpers.run import pipeline
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from helpers import data, plots
+from helpers import data
+from helpers.pages import plots
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Tests for helpers.sources on the real raw documents (data/raw/) and on edited copies."""
+"""Tests for helpers.evidence.sources on the real raw documents (data/raw/) and on edited copies."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import yaml
 
 from helpers import paths
 from helpers.errors import EvidenceInputError
-from helpers.sources import (
+from helpers.evidence.sources import (
     QuoteLocation,
     SourceDocument,
     SourceRecord,

@@ -13,8 +13,9 @@ import pytest
 from IPython.display import HTML
 from papermill.exceptions import PapermillExecutionError
 
-from helpers import data, paths, site, summary
-from helpers.kernel import KERNEL_ARGUMENTS, IPCKernelManager
+from helpers import data, paths
+from helpers.pages import site, summary
+from helpers.run.kernel import KERNEL_ARGUMENTS, IPCKernelManager
 
 TRIAL_IDS = [
     "cp_akhlaghpasand2025",

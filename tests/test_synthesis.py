@@ -14,8 +14,10 @@ import pytest
 from matplotlib.figure import Figure
 from scipy import stats
 
-from helpers import data, meta, paths, report, site, synthesis
+from helpers import data, paths
 from helpers.errors import EvidenceInputError
+from helpers.pages import report, site
+from helpers.stats import meta, synthesis
 
 NOTEBOOK = "03_synthesis.ipynb"
 
@@ -448,7 +450,7 @@ def test_context_places_our_estimate_beside_each_prior(result):
 def execute(tmp_path: Path, name: str, parameters: dict) -> nbformat.NotebookNode:
     import papermill
 
-    from helpers.kernel import KERNEL_ARGUMENTS, KERNEL_NAME, IPCKernelManager
+    from helpers.run.kernel import KERNEL_ARGUMENTS, KERNEL_NAME, IPCKernelManager
 
     output = tmp_path / name
     papermill.execute_notebook(

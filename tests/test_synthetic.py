@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ingest, paths
+from helpers import paths
+from helpers.evidence import ingest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import synthetic  # noqa: E402

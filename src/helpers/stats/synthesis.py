@@ -4,19 +4,19 @@ The evidence is five small uncontrolled trials in three conditions, so most of t
 about deciding *whether* to pool and saying why not. Rules (each applied by a function here):
 
 * **Safety.** Rates are pooled only over trials whose count *and* denominator are patients
-  (:func:`helpers.estimates.adverse_event_rates`, ``rate_basis == "per patient"``); rates per
+  (:func:`helpers.stats.estimates.adverse_event_rates`, ``rate_basis == "per patient"``); rates per
   administration, event or case counts and rates with an unknown denominator are listed apart
   and never mixed in. Terms are harmonised across trials (:func:`harmonise_term`). Primary model:
-  binomial-normal GLMM (:func:`helpers.meta.rma_glmm_proportions`; Stijnen, Hamza & Ozdemir
+  binomial-normal GLMM (:func:`helpers.stats.meta.rma_glmm_proportions`; Stijnen, Hamza & Ozdemir
   2010); sensitivity: logit with inverse-variance REML (0.5 added to 0/n studies only). When
   every trial reports zero events the GLMM has no maximum; the page then gives the exact
   (Clopper-Pearson) interval and one-sided upper bound on the summed counts, which assumes one
   common rate (Hanley & Lippman-Hand 1983 for the zero-event bound).
 * **Efficacy.** Standardised mean change with raw-score standardisation (SMCR,
-  :func:`helpers.estimates.change_from_baseline`), oriented so that positive = benefit, at each
+  :func:`helpers.stats.estimates.change_from_baseline`), oriented so that positive = benefit, at each
   outcome's latest timepoint. Estimates are *compatible* only when they share the condition
   **and** the outcome domain and come from different trials (one estimate per trial: the one
-  with the most patients); they are pooled with :func:`helpers.meta.rma` only when at least
+  with the most patients); they are pooled with :func:`helpers.stats.meta.rma` only when at least
   ``min_k`` trials qualify (:func:`should_pool`), otherwise shown side by side with the reason.
   Outcomes without an agreed direction of benefit are reported, never synthesised.
 * **Direction of effect.** SWiM vote counting (Campbell et al. 2020, BMJ 368:l6890; McKenzie &
@@ -41,8 +41,10 @@ from IPython.display import display
 from matplotlib.figure import Figure
 from scipy import stats
 
-from helpers import effects, estimates, forest, grade, meta, paths
+from helpers import paths
 from helpers.errors import EvidenceInputError
+from helpers.pages import forest
+from helpers.stats import effects, estimates, grade, meta
 
 __all__ = [
     "AE_TERM_PATTERNS",
@@ -907,7 +909,7 @@ def _proportion_studies(group: pd.DataFrame, *, label: pd.Series) -> pd.DataFram
 def change_estimates(tables: Mapping[str, pd.DataFrame], r: float = 0.5) -> pd.DataFrame:
     """SMCR at each outcome's latest timepoint, with condition and source kind attached.
 
-    From :func:`helpers.estimates.change_from_baseline` (assumed ``r``); ``usable`` says
+    From :func:`helpers.stats.estimates.change_from_baseline` (assumed ``r``); ``usable`` says
     whether the estimate can enter a domain synthesis and ``reason`` why not.
     """
     changes = estimates.change_from_baseline(tables["outcomes"], r=r)
@@ -1041,7 +1043,7 @@ def efficacy_by_domain(
 
     One estimate per trial enters a pooled group: the trial's outcome with the most patients
     (first listed on ties), because outcomes of one trial share patients. Pooling is on the
-    benefit-oriented scale (``yi_benefit``) with :func:`helpers.meta.rma`.
+    benefit-oriented scale (``yi_benefit``) with :func:`helpers.stats.meta.rma`.
     """
     usable = changes[changes["usable"]] if not changes.empty else changes
     rows, pooled = [], {}
@@ -1163,8 +1165,8 @@ def responder_proportions(tables: Mapping[str, pd.DataFrame], level: float = LEV
     """Proportions of patients in a state (walking independently, improved, ...) with exact CIs.
 
     Latest timepoint per outcome; with a baseline, both proportions and the exact McNemar p range
-    over the pairings the margins allow (:func:`helpers.estimates.count_changes`); without one,
-    the follow-up proportion alone (:func:`helpers.estimates.proportions`).
+    over the pairings the margins allow (:func:`helpers.stats.estimates.count_changes`); without one,
+    the follow-up proportion alone (:func:`helpers.stats.estimates.proportions`).
     """
     outcomes = tables["outcomes"]
     attributes = _trial_attributes(tables["trials"])
@@ -1586,7 +1588,7 @@ def subgroup_contrasts(
 
     ``levels`` describes each level (trials, patients, serious events, trial-level votes: a
     descriptive SWiM summary, not a test). ``contrasts`` says, per moderator and analysis,
-    whether a test of subgroup differences (:func:`helpers.meta.moderator_test`) is possible
+    whether a test of subgroup differences (:func:`helpers.stats.meta.moderator_test`) is possible
     - at least two levels with at least two trials each - and runs it when it is; otherwise
     the reason names the k per level.
     """
@@ -1793,7 +1795,7 @@ def r_sensitivity(changes: pd.DataFrame, grid: Sequence[float]) -> pd.DataFrame:
     """SMCR 95% CI of each usable estimate under every assumed r and the r recovered from p.
 
     yi does not depend on r (raw-score standardisation); only its variance, hence the CI, does.
-    Wraps :func:`helpers.estimates.r_sensitivity`; CIs are oriented so positive = benefit.
+    Wraps :func:`helpers.stats.estimates.r_sensitivity`; CIs are oriented so positive = benefit.
     """
     usable = changes[changes["usable"]] if not changes.empty else changes
     if usable.empty:

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from helpers import effects
+from helpers.stats import effects
 
 __all__ = [
     "CI_METHOD_CONTINUOUS",
@@ -267,12 +267,12 @@ def change_from_baseline(
     One row per (trial_id, outcome_id, later timepoint) for non-count outcomes with mean and SD
     both at baseline (``timepoint_months == 0``) and later. ``n`` is the smaller of the two
     n; ``yi`` is the SMCR ``J(n-1) (post - pre) / SD_pre`` with Becker's variance
-    (:func:`helpers.effects.smcr`), ``ci_low``/``ci_high`` the 95% Wald interval
+    (:func:`helpers.stats.effects.smcr`), ``ci_low``/``ci_high`` the 95% Wald interval
     ``yi ± 1.96 √vi``. ``yi`` does not depend on ``r``; its variance does.
 
     ``r_used`` is the assumed ``r`` (``r_source = "assumed"``). When the later row reports a
     p-value versus baseline, the r implied by a two-sided paired t-test is recovered
-    (:func:`helpers.effects.recover_change_sd`) into ``r_recovered`` (``p_is_bound`` when the
+    (:func:`helpers.stats.effects.recover_change_sd`) into ``r_recovered`` (``p_is_bound`` when the
     report was "p < x"); it replaces the assumed r only with ``use_recovered=True``
     (``r_source = "recovered from p = ..."``). ``benefit_sign`` is +1 (higher is better), -1
     (lower is better) or NaN (no agreed direction); ``yi_benefit = yi * benefit_sign`` is
@@ -319,7 +319,7 @@ def r_sensitivity(
 
     Takes rows of :func:`change_from_baseline` (one row as a Series, or a frame); a frame of
     raw outcomes is first passed through :func:`change_from_baseline`. Wraps
-    :func:`helpers.effects.smcr_sensitivity`: one row per r (``r_source = "assumed"``) and,
+    :func:`helpers.stats.effects.smcr_sensitivity`: one row per r (``r_source = "assumed"``) and,
     when the comparison reports a usable p-value, one ``"recovered"`` (or
     ``"recovered (p bound)"``) row. Comparisons whose SMCR is not computable are skipped.
     """
@@ -481,7 +481,7 @@ def count_changes(outcomes: pd.DataFrame, *, level: float = LEVEL) -> pd.DataFra
     post - pre (``rd_benefit`` = risk difference x benefit sign, positive = benefit). The same
     patients' pairing is unknown (``pairing``), so when the totals are equal the exact McNemar
     p is given as the range ``mcnemar_p_min`` .. ``mcnemar_p_max`` over all ``n_pairings`` 2x2
-    tables consistent with the margins (:func:`helpers.effects.before_after_unknown_pairing`).
+    tables consistent with the margins (:func:`helpers.stats.effects.before_after_unknown_pairing`).
     With different totals no paired test is attempted. A reported p is compared with that
     range in ``p_reported_note``.
     """

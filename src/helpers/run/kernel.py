@@ -49,7 +49,7 @@ __all__ = [
 KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]
 # What nbclient gives the kernels it starts: no SQLite history file shared by parallel kernels.
 WARM_KERNEL_ARGUMENTS = [*KERNEL_ARGUMENTS, "--HistoryManager.hist_file=:memory:"]
-RESET_CODE = "__import__('helpers.kernel', fromlist=['_']).reset_to_fresh()"
+RESET_CODE = "__import__('helpers.run.kernel', fromlist=['_']).reset_to_fresh()"
 ENGINE_NAME = "cell-evidence-warm"
 
 

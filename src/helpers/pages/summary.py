@@ -8,7 +8,7 @@ its last expression:
   text when it renders HTML, so data can never inject markup);
 * an :class:`IPython.display.HTML` in which every value from data went through
   :func:`html.escape`;
-* a figure (:mod:`helpers.plots`).
+* a figure (:mod:`helpers.pages.plots`).
 
 A section without data returns a plain sentence saying so. Numbers as reported are shown in
 the shortest form that round-trips the table (``127.7 ± 59.2``); computed numbers carry their
@@ -26,7 +26,8 @@ import pandas as pd
 from IPython.display import HTML
 from matplotlib.figure import Figure
 
-from helpers import effects, estimates, plots, report
+from helpers.pages import plots, report
+from helpers.stats import effects, estimates
 
 MISSING = "—"
 SECONDARY_SOURCES = {

@@ -11,7 +11,7 @@ on summed zero counts, where the binomial-normal model is undefined) it is drawn
 interval bar, never as a diamond, so a reader does not mistake it for a model estimate.
 
 Figures are plain :class:`matplotlib.figure.Figure` objects (not pyplot-managed), so a notebook
-cell that returns one displays it exactly once, as SVG under :func:`helpers.plots.setup`. Every
+cell that returns one displays it exactly once, as SVG under :func:`helpers.pages.plots.setup`. Every
 artist a test or a reader might look for carries a ``gid`` (kept as an ``id`` in the SVG):
 ``study-square``, ``study-ci``, ``pooled-diamond``, ``pooled-interval``,
 ``prediction-interval``, ``null-line``.
@@ -28,7 +28,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.patches import Polygon, Rectangle
 
-from helpers.plots import new_figure
+from helpers.pages.plots import new_figure
 
 __all__ = ["STUDY_COLUMNS", "evidence_heatmap", "forest_plot", "format_interval"]
 

@@ -45,7 +45,13 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
-from helpers.effects import ArrayLike, _alpha, _as_float_array, _check_counts, logit_proportion
+from helpers.stats.effects import (
+    ArrayLike,
+    _alpha,
+    _as_float_array,
+    _check_counts,
+    logit_proportion,
+)
 
 __all__ = [
     "METHODS",
@@ -801,7 +807,7 @@ def rma_logit_proportions(
     """Inverse-variance random-effects pooling of logit proportions (sensitivity analysis).
 
     metafor ``rma(measure="PLO", xi=events, ni=totals, method=)``: logits from
-    :func:`helpers.effects.logit_proportion` (0.5 added to both cells of 0/n and n/n studies
+    :func:`helpers.stats.effects.logit_proportion` (0.5 added to both cells of 0/n and n/n studies
     only), pooled by :func:`rma` with ``test="z"``, estimate, CI and PI back-transformed with the
     inverse logit (metafor ``predict(res, transf=transf.ilogit)``).
     """
@@ -938,7 +944,7 @@ def rma_glmm_proportions(
     ``mu -/+ z sqrt(tau^2 + se^2)`` (metafor ``predict``), back-transformed.
 
     Raises ``ValueError`` when k < 2 (tau^2 not identifiable; use
-    :func:`helpers.effects.clopper_pearson_ci`) and when every study has 0 events (or every study
+    :func:`helpers.stats.effects.clopper_pearson_ci`) and when every study has 0 events (or every study
     has n events): the likelihood then increases without bound as mu -> -inf (+inf), so no MLE
     exists; report the exact interval on the summed counts instead, e.g.
     ``clopper_pearson_ci(sum(events), sum(totals))`` and

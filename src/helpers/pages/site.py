@@ -124,7 +124,7 @@ def provenance_lines(input_digest: str) -> list[str]:
         f"Code: commit {_git_commit()}.",
         f"Inputs: SHA-256 of data/raw and data/extraction {input_digest[:16]}…",
         f"Environment: Python 3.11; {versions} (pinned in pyproject.toml).",
-        "Produced by make report (python -m helpers.pipeline): papermill runs each notebook "
+        "Produced by make report (python -m helpers.run.pipeline): papermill runs each notebook "
         "on the project's kernel; nbconvert renders it without code.",
     ]
 

@@ -62,7 +62,7 @@ ArrayLike = float | int | Sequence[float] | np.ndarray
 
 
 # --------------------------------------------------------------------------------------------
-# Input checking (shared with helpers.meta)
+# Input checking (shared with helpers.stats.meta)
 # --------------------------------------------------------------------------------------------
 
 

@@ -1,7 +1,7 @@
 """Keep the committed notebooks executed with their default parameters.
 
 nbval compares a notebook's stored outputs with a fresh run, so the committed notebooks must
-hold the outputs of the current helpers and data. ``python -m helpers.notebooks`` (``make
+hold the outputs of the current helpers and data. ``python -m helpers.run.notebooks`` (``make
 notebooks``) re-executes each one in place on the project's kernel, without timing metadata,
 so that re-running unchanged code leaves the files byte-identical.
 """
@@ -16,7 +16,7 @@ import nbformat
 from nbclient import NotebookClient
 
 from helpers import paths
-from helpers.kernel import KERNEL_ARGUMENTS, KERNEL_NAME, IPCKernelManager
+from helpers.run.kernel import KERNEL_ARGUMENTS, KERNEL_NAME, IPCKernelManager
 
 
 def committed_notebooks() -> list[Path]:

@@ -1,11 +1,11 @@
 """Report regeneration: ingestion -> a summary per trial and the synthesis (in parallel) -> site.
 
-``python -m helpers.pipeline`` (what ``make report`` runs). Each notebook is executed by
+``python -m helpers.run.pipeline`` (what ``make report`` runs). Each notebook is executed by
 papermill's Python API on the project's kernel and rendered by nbconvert without code
 cells into a self-contained page (figures embedded, no script or style from the network).
 The trial pages and the synthesis, which all read the tables the ingestion wrote, run in
 parallel, one warm kernel per worker (``--jobs``, default one per CPU) that runs notebook
-after notebook and is reset to a fresh state before each (:mod:`helpers.kernel`): starting a
+after notebook and is reset to a fresh state before each (:mod:`helpers.run.kernel`): starting a
 kernel and importing the scientific stack costs more than most trial pages. Workers are
 threads, because the work happens in the kernels; this process renders the pages as they
 come in. Each run writes where its time went to ``build/timings.json``.
@@ -47,9 +47,10 @@ from pathlib import Path
 
 import nbformat
 
-from helpers import paths, site
+from helpers import paths
 from helpers.data import TABLES
-from helpers.kernel import KernelPool
+from helpers.pages import site
+from helpers.run.kernel import KernelPool
 
 EXIT_OK, EXIT_NOTEBOOK_FAILED, EXIT_BAD_INPUT, EXIT_LOCKED, EXIT_USAGE = 0, 1, 2, 3, 4
 STAGES = ("ingest", "trials", "synthesis")
@@ -114,7 +115,7 @@ def _digest_files(files: Sequence[Path]) -> str:
 
 def code_digest() -> str:
     """The helpers' code and templates and the pinned environment: what every page depends on."""
-    package = Path(__file__).parent
+    package = Path(__file__).parents[1]  # the whole helpers package
     digest = hashlib.sha256()
     for path in sorted([*package.rglob("*.py"), *package.rglob("*.j2")]):
         digest.update(str(path.relative_to(package)).encode())
@@ -453,7 +454,7 @@ def _publish(staging: Path, published: Path) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m helpers.pipeline",
+        prog="python -m helpers.run.pipeline",
         description="Regenerate data/processed and the reviewer site in reports/.",
         epilog="exit codes: 0 ok, 1 notebook failed, 2 bad input data, 3 locked, 4 usage",
     )

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from helpers.errors import EvidenceInputError
-from helpers.sources import number_tokens, number_value
+from helpers.evidence.sources import number_tokens, number_value
 
 _WHERE = "checks"
 _ROUNDINGS = ("half-up", "half-even")

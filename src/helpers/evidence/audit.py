@@ -1,6 +1,6 @@
 """Runs the consistency checks over one located sheet and reports them as table rows.
 
-The checks themselves are pure functions in :mod:`helpers.checks`; this module decides
+The checks themselves are pure functions in :mod:`helpers.evidence.checks`; this module decides
 where each applies (GRIM only on integer-scored scales, percentage checks where a count or
 denominator is known, denominator search where none fits) and turns every finding into a
 ``checks.csv`` row that shows the evidence. Nothing here stops ingestion: these are the
@@ -13,11 +13,12 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from helpers import checks, sources
-from helpers.extraction import Quoted, Statistic
+from helpers.evidence import checks, sources
+from helpers.evidence.located import NUMBER_FIELDS, iter_evidence
+from helpers.evidence.schema import Quoted, Statistic
 
 if TYPE_CHECKING:
-    from helpers.ingest import TrialEvidence
+    from helpers.evidence.located import TrialEvidence
 
 
 SOURCE_KIND_PHRASES = {
@@ -81,8 +82,6 @@ def _unit(count: int, unit: str) -> str:
 
 
 def _derived_values(trial: TrialEvidence) -> list[dict]:
-    from helpers.ingest import iter_evidence  # circular at import time only
-
     return [
         _row(trial, "derived_value", "info", path, f"not written in the quote: {ev.derived}")
         for path, ev in iter_evidence(trial.sheet)
@@ -224,8 +223,6 @@ def _denominator_search(trial: TrialEvidence) -> list[dict]:
 
 def captured_numbers(trial: TrialEvidence) -> list[str]:
     """Every number the sheet records, as text."""
-    from helpers.ingest import NUMBER_FIELDS, iter_evidence
-
     numbers = []
     for _, evidence in iter_evidence(trial.sheet):
         for name in NUMBER_FIELDS:

@@ -1,0 +1,1 @@
+"""Evidence in: raw sources, extraction sheets, consistency checks, ingestion into ``data/processed/``."""

@@ -1,0 +1,1 @@
+"""Running: the regeneration pipeline, warm kernels and notebook execution."""
