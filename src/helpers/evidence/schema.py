@@ -19,7 +19,6 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -31,10 +30,9 @@ from pydantic import (
 )
 
 from helpers.errors import EvidenceInputError
+from helpers.evidence.safe_yaml import read_yaml
 
 SLUG = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
-MAX_SHEET_BYTES = 1_000_000
-MAX_EXPANDED_NODES = 200_000  # a real sheet has a few thousand
 
 JBI_CASE_SERIES_ITEMS: dict[str, str] = {
     # Joanna Briggs Institute critical appraisal checklist for case series (Munn et al. 2020,
@@ -417,58 +415,6 @@ def _first_error(error: ValidationError, sheet: Path) -> EvidenceInputError:
 def _is_union_tag(part: object) -> bool:
     # pydantic names union members in error locations ("Quoted[int]", "Unreported"): not fields.
     return isinstance(part, str) and (part[:1].isupper() or part.startswith("function-"))
-
-
-def read_yaml(path: Path) -> Any:
-    """Safe YAML with size and alias limits (a billion-laughs sheet is refused, not expanded)."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise EvidenceInputError(path, "<file>", "a readable file", str(exc)) from exc
-    if len(raw) > MAX_SHEET_BYTES:
-        raise EvidenceInputError(path, "<file>", f"at most {MAX_SHEET_BYTES} bytes", len(raw))
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise EvidenceInputError(
-            path, "<file>", f"UTF-8 text (invalid byte at offset {exc.start})"
-        ) from exc
-    if not text.strip():
-        raise EvidenceInputError(path, "<file>", "a non-empty YAML mapping")
-    try:
-        expanded = _expanded_size(yaml.compose(text, Loader=yaml.SafeLoader))
-    except yaml.YAMLError:
-        expanded = 0  # safe_load below reports the syntax error with its position
-    if expanded > MAX_EXPANDED_NODES:
-        raise EvidenceInputError(
-            path,
-            "<file>",
-            f"at most {MAX_EXPANDED_NODES} YAML nodes once aliases are expanded",
-            expanded,
-        )
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "<file>"
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise EvidenceInputError(path, where, "well-formed YAML", problem) from exc
-
-
-def _expanded_size(root: yaml.Node | None) -> int:
-    """Node count after alias expansion, computed on the composed graph without expanding it."""
-    sizes: dict[int, int] = {}
-
-    def size(node: yaml.Node) -> int:
-        if id(node) not in sizes:
-            sizes[id(node)] = 1  # guards recursive aliases
-            if isinstance(node, yaml.SequenceNode):
-                sizes[id(node)] = 1 + sum(size(child) for child in node.value)
-            elif isinstance(node, yaml.MappingNode):
-                sizes[id(node)] = 1 + sum(size(k) + size(v) for k, v in node.value)
-        return sizes[id(node)]
-
-    return 0 if root is None else size(root)
 
 
 def load_sheet(path: Path) -> Sheet:
