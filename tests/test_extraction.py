@@ -10,7 +10,13 @@ import yaml
 
 from helpers import paths
 from helpers.errors import EvidenceInputError
-from helpers.evidence.schema import JBI_CASE_SERIES_ITEMS, load_sheet, load_sheets, read_yaml
+from helpers.evidence.schema import (
+    JBI_CASE_SERIES_ITEMS,
+    load_sheet,
+    load_sheets,
+    read_yaml,
+    sheet_problems,
+)
 
 TEMPLATE = yaml.safe_load((paths.extraction_dir() / "_template.yaml").read_text(encoding="utf-8"))
 TRIAL_ID = TEMPLATE["trial_id"]
@@ -96,8 +102,92 @@ BAD_SHEETS = [
     (
         "duplicate outcome ids",
         lambda s: s["outcomes"].append(copy.deepcopy(s["outcomes"][0])),
-        "outcomes",
-        "unique outcome ids",
+        "outcomes.0.id",
+        "unique outcome id",
+    ),
+    (
+        "p-value that is not a number",
+        lambda s: s["outcomes"][0]["timepoints"][1].update(p="banana"),
+        "outcomes.0.timepoints.1.p",
+        "a number between 0 and 1, or a bound such as '<0.001'",
+    ),
+    (
+        "p-value NaN",
+        lambda s: s["outcomes"][0]["timepoints"][1].update(p="NaN"),
+        "outcomes.0.timepoints.1.p",
+        "a p-value",
+    ),
+    (
+        "p-value above 1",
+        lambda s: s["outcomes"][0]["timepoints"][1].update(p=1.5),
+        "outcomes.0.timepoints.1.p",
+        "between 0 and 1",
+    ),
+    (
+        "infinite follow-up",
+        lambda s: s["trial"]["follow_up_months"].update(value=float("inf")),
+        "trial.follow_up_months.value",
+        "finite number",
+    ),
+    (
+        "infinite timepoint",
+        lambda s: s["outcomes"][0]["timepoints"][1].update(months=float("inf")),
+        "outcomes.0.timepoints.1.months",
+        "finite number",
+    ),
+    (
+        "NaN mean",
+        lambda s: s["outcomes"][0]["timepoints"][1].update(mean=float("nan")),
+        "outcomes.0.timepoints.1.mean",
+        "finite number",
+    ),
+    (
+        "infinite percent",
+        lambda s: s["adverse_events"][0].update(percent="inf"),
+        "adverse_events.0.percent",
+        "between 0 and 100",
+    ),
+    (
+        "count without its unit",
+        lambda s: s["adverse_events"][0].pop("count_unit"),
+        "adverse_events.0.count_unit",
+        "what the count counts",
+    ),
+    (
+        "report id the sheet does not list",
+        lambda s: s["trial"]["phase"].update(report="preprint"),
+        "trial.phase.report",
+        "one of the sheet's report ids",
+    ),
+    (
+        "a report listed twice",
+        lambda s: s["reports"].append(dict(s["reports"][0])),
+        "reports.0.id",
+        "each report listed once",
+    ),
+    (
+        "two versions of one timepoint from the same report",
+        lambda s: s["outcomes"][0]["timepoints"].append(dict(s["outcomes"][0]["timepoints"][0])),
+        "outcomes.0.timepoints.2",
+        "one entry per timepoint and report",
+    ),
+    (
+        "direction of benefit without its basis",
+        lambda s: s["outcomes"][0].pop("direction_basis"),
+        "outcomes.0.direction_basis",
+        "source, reference or assumed",
+    ),
+    (
+        "a reference basis without the reference",
+        lambda s: s["outcomes"][0].pop("direction_reference"),
+        "outcomes.0.direction_reference",
+        "the reference",
+    ),
+    (
+        "condition not reported",
+        lambda s: s["trial"].update(condition={"not_reported": "not said"}),
+        "trial.condition",
+        "",
     ),
     (
         "unknown route",
@@ -197,3 +287,91 @@ def test_p_values_and_percentages_stay_as_written(tmp_path):
     assert sheet.outcomes[0].timepoints[1].months == 15
     assert sheet.adverse_events[0].percent == "12.50"
     assert TEMPLATE["outcomes"][0]["timepoints"][1]["p"] == "<0.001"
+
+
+OPTIONAL_FIELDS = [
+    ("intervention", "route"),
+    ("intervention", "n_administrations"),
+    ("intervention", "interval_months"),
+    ("intervention", "dose"),
+    ("intervention", "cell_type"),
+    ("trial", "n_enrolled"),
+    ("trial", "n_safety"),
+    ("trial", "n_efficacy"),
+    ("trial", "follow_up_months"),
+    ("trial", "control"),
+    ("trial", "design"),
+    ("trial", "title"),
+]
+
+
+@pytest.mark.parametrize(("section", "name"), OPTIONAL_FIELDS)
+def test_any_field_may_be_not_reported(tmp_path, section, name):
+    sheet = load_sheet(
+        write_sheet(
+            tmp_path, mutated(lambda s: s[section].update({name: {"not_reported": "not given"}}))
+        )
+    )
+    assert getattr(getattr(sheet, section), name).not_reported == "not given"
+
+
+def test_no_control_group_and_control_not_reported_differ(tmp_path):
+    none = load_sheet(write_sheet(tmp_path, TEMPLATE))
+    assert none.trial.control.value == "none"
+    unknown = load_sheet(
+        write_sheet(
+            tmp_path,
+            mutated(lambda s: s["trial"].update(control={"not_reported": "not stated"})),
+        )
+    )
+    assert unknown.trial.control.not_reported == "not stated"
+
+
+def test_adverse_event_named_without_counts(tmp_path):
+    sheet = load_sheet(write_sheet(tmp_path, TEMPLATE))
+    fever = next(event for event in sheet.adverse_events if event.term == "fever")
+    assert fever.named_only
+    assert fever.count is None and fever.count_unit is None
+
+
+def test_versions_from_different_reports_are_accepted(tmp_path):
+    def change(sheet):
+        sheet["reports"].append({"id": "press", "file": "999_press.txt"})
+        sheet["trial"]["n_enrolled"] = [
+            {"value": 16, "quote": "16 children", "report": "article"},
+            {"value": 18, "quote": "18 children", "report": "press"},
+        ]
+        first = sheet["outcomes"][0]["timepoints"][0]
+        first["report"] = "article"
+        sheet["outcomes"][0]["timepoints"].append(dict(first, report="press"))
+
+    sheet = load_sheet(write_sheet(tmp_path, mutated(change)))
+    assert [entry.value for entry in sheet.trial.n_enrolled] == [16, 18]
+    assert sheet.enrolment_ceiling == 18
+
+
+def test_every_problem_is_listed_with_its_line(tmp_path):
+    def change(sheet):
+        sheet["trial"].update(titel="typo")
+        sheet["outcomes"][0]["timepoints"][1].update(p="banana")
+        sheet["intervention"]["route"].update(value="oral")
+
+    path = write_sheet(tmp_path, mutated(change))
+    sheet, problems = sheet_problems(path)
+    assert sheet is None
+    lines = path.read_text(encoding="utf-8").splitlines()
+    found = {problem.field: problem for problem in problems}
+    assert set(found) == {"trial.titel", "outcomes.0.timepoints.1.p", "intervention.route.value"}
+    for field, problem in found.items():
+        assert field.split(".")[-1] in lines[problem.line - 1], field
+    with pytest.raises(EvidenceInputError, match="and 2 more problems") as caught:
+        load_sheet(path)
+    assert caught.value.line is not None
+
+
+def test_labels_are_unique_across_sheets(tmp_path):
+    write_sheet(tmp_path, TEMPLATE)
+    write_sheet(tmp_path, dict(TEMPLATE, trial_id="other_trial"), name="other_trial")
+    with pytest.raises(EvidenceInputError, match="label not already used") as caught:
+        load_sheets(tmp_path)
+    assert caught.value.field == "label"

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 
 class EvidenceInputError(ValueError):
-    """Raised for any bad input; ``str()`` reads ``<file>: <field>: expected <expected>, got <got>``."""
+    """Raised for any bad input: ``<file>[:<line>]: <field>: expected <expected>, got <got>``."""
 
-    def __init__(self, file: str, field: str, expected: str, got: object = None) -> None:
+    def __init__(
+        self, file: str, field: str, expected: str, got: object = None, line: int | None = None
+    ) -> None:
         self.file = str(file)
         self.field = field
         self.expected = expected
         self.got = got
-        message = f"{self.file}: {field}: expected {expected}"
+        self.line = line
+        where = f"{self.file}:{line}" if line else self.file
+        message = f"{where}: {field}: expected {expected}"
         if got is not None:
             shown = repr(got)
             message += f", got {shown[:200]}{'…' if len(shown) > 200 else ''}"

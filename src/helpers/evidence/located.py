@@ -1,23 +1,32 @@
-"""Sheets with every quote located in its source and every number found in its quote.
+"""Sheets with every quote located in one of the study's reports and every number in its quote.
 
 :func:`load_evidence` is the first half of ingestion: raw hashes verified, every sheet
-validated, every quote located in the normalised raw text, every number found in its quote.
-Both the table builder (:mod:`helpers.evidence.ingest`) and the consistency checks
+validated, each study in one sheet only, every quote located in the normalised text of the
+report it names (or, when it names none, of every report of the sheet: the most complete
+report containing it is credited, the others are kept as "also in"), and every number found
+in its quote. :func:`locate_sheet` does the same for one sheet and can collect every problem
+instead of stopping at the first (``python -m helpers.evidence.tools check``). Both the table
+builder (:mod:`helpers.evidence.ingest`) and the consistency checks
 (:mod:`helpers.evidence.audit`) work on its :class:`TrialEvidence` objects.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from pydantic import BaseModel
 
 from helpers import paths
 from helpers.errors import EvidenceInputError
 from helpers.evidence import sources
-from helpers.evidence.schema import Evidence, Sheet, load_sheets
+from helpers.evidence.schema import (
+    Evidence,
+    Problem,
+    Sheet,
+    iter_evidence,
+    line_of,
+    load_sheets,
+    yaml_lines,
+)
 
 # Fields whose numbers must appear in the entry's quote(s). Timepoint months are the
 # extractor's reading of the schedule and are published as such, never claimed as quoted.
@@ -39,67 +48,118 @@ NUMBER_FIELDS = (
 )
 
 
-@dataclass
-class TrialEvidence:
-    """One sheet with its document and the quotes it cites, keyed by quote text."""
+@dataclass(frozen=True, eq=False)
+class Report:
+    """One report of a study: its id in the sheet, its manifest record and its text."""
 
-    sheet: Sheet
+    id: str
     record: sources.SourceRecord
     document: sources.SourceDocument
+    order: int  # position in the sheet's list: breaks ties between equally complete reports
+
+    @property
+    def file(self) -> str:
+        return self.record.file
+
+    @property
+    def kind(self) -> str:
+        return self.record.kind
+
+    @property
+    def rank(self) -> tuple[int, int]:
+        """Sort key: the most complete report first (erratum, full text, abstract, ...)."""
+        return (sources.COMPLETENESS[self.record.kind], self.order)
+
+
+@dataclass
+class TrialEvidence:
+    """One sheet with its reports and the quotes it cites, keyed by quote text."""
+
+    sheet: Sheet
     path: Path
-    quote_ids: dict[str, str] = field(default_factory=dict)
+    reports: dict[str, Report]  # by report id, in sheet order
+    # Keyed by (quote text, the report the entry names or None): one id per located quote.
+    quote_ids: dict[tuple[str, str | None], str] = field(default_factory=dict)
+    quote_reports: dict[tuple[str, str | None], Report] = field(default_factory=dict)
     provenance: list[dict] = field(default_factory=list)
 
     @property
     def trial_id(self) -> str:
         return self.sheet.trial_id
 
-    def cite(self, evidence: Evidence, field_path: str) -> str:
-        """Locate every quote of ``evidence`` and return its ';'-joined quote ids."""
-        ids = []
+    @property
+    def primary(self) -> Report:
+        """The study's most complete report."""
+        return min(self.reports.values(), key=lambda report: report.rank)
+
+    def reports_of(self, evidence: Evidence) -> list[Report]:
+        """The reports an entry's quotes were found in (one per quote, deduplicated)."""
+        found = [self.quote_reports[(quote, evidence.report)] for quote in evidence.quotes]
+        return list(dict.fromkeys(found))
+
+    def rank(self, evidence: Evidence) -> tuple[int, int]:
+        """How complete the best report behind an entry is (lower = more complete)."""
+        return min(report.rank for report in self.reports_of(evidence))
+
+    def report_files(self, evidence: Evidence) -> str:
+        return ";".join(report.file for report in self.reports_of(evidence))
+
+    def ids(self, evidence: Evidence) -> str:
+        return ";".join(self.quote_ids[(quote, evidence.report)] for quote in evidence.quotes)
+
+    def cite(self, evidence: Evidence, field_path: str) -> None:
+        """Locate every quote of ``evidence`` in its report(s) and give it a quote id."""
         for index, quote in enumerate(evidence.quotes):
-            if quote not in self.quote_ids:
-                suffix = f".quote.{index}" if isinstance(evidence.quote, list) else ".quote"
-                location = sources.locate_quote(
-                    quote, self.document, field=field_path + suffix, sheet=str(self.path)
-                )
-                quote_id = f"{self.trial_id}-q{len(self.quote_ids) + 1:03d}"
-                self.quote_ids[quote] = quote_id
-                self.provenance.append(
-                    {
-                        "quote_id": quote_id,
-                        "trial_id": self.trial_id,
-                        "source_file": self.record.file,
-                        "field": field_path,
-                        "quote": quote,
-                        "start": location.start,
-                        "end": location.end,
-                    }
-                )
-            ids.append(self.quote_ids[quote])
-        return ";".join(ids)
+            suffix = f".quote.{index}" if isinstance(evidence.quote, list) else ".quote"
+            key = (quote, evidence.report)
+            if key in self.quote_ids:
+                continue
+            report, location, also_in = self._locate(quote, evidence.report, field_path + suffix)
+            quote_id = f"{self.trial_id}-q{len(self.quote_ids) + 1:03d}"
+            self.quote_ids[key] = quote_id
+            self.quote_reports[key] = report
+            self.provenance.append(
+                {
+                    "quote_id": quote_id,
+                    "trial_id": self.trial_id,
+                    "report": report.file,
+                    "report_kind": report.kind,
+                    "also_in": ";".join(other.file for other in also_in) or None,
+                    "field": field_path,
+                    "quote": quote,
+                    "start": location.start,
+                    "end": location.end,
+                }
+            )
 
-
-def iter_evidence(model: BaseModel, prefix: str = "") -> Iterator[tuple[str, Evidence]]:
-    """Every quoted entry of a sheet with its field path, in sheet order."""
-    if isinstance(model, Evidence):
-        yield prefix, model
-    for name in type(model).model_fields:
-        value = getattr(model, name)
-        path = f"{prefix}.{name}" if prefix else name
-        items = (
-            enumerate(value)
-            if isinstance(value, list)
-            else value.items()
-            if isinstance(value, dict)
-            else None
+    def _locate(
+        self, quote: str, report_id: str | None, field_path: str
+    ) -> tuple[Report, sources.QuoteLocation, list[Report]]:
+        candidates = (
+            [self.reports[report_id]]
+            if report_id is not None
+            else sorted(self.reports.values(), key=lambda report: report.rank)
         )
-        if items is not None:
-            for key, item in items:
-                if isinstance(item, BaseModel):
-                    yield from iter_evidence(item, f"{path}.{key}")
-        elif isinstance(value, BaseModel):
-            yield from iter_evidence(value, path)
+        found: list[tuple[Report, sources.QuoteLocation]] = []
+        first_error: EvidenceInputError | None = None
+        for report in candidates:
+            try:
+                location = sources.locate_quote(
+                    quote, report.document, field=field_path, sheet=str(self.path)
+                )
+            except EvidenceInputError as exc:
+                first_error = first_error or exc
+                continue
+            found.append((report, location))
+        if not found:
+            if len(candidates) == 1 and first_error is not None:
+                raise first_error
+            files = ", ".join(report.file for report in candidates)
+            raise EvidenceInputError(
+                self.path, field_path, f"a verbatim quote found in one of {files}", quote
+            )
+        (report, location), others = found[0], found[1:]
+        return report, location, [other for other, _ in others]
 
 
 def reported_numbers(evidence: Evidence) -> dict[str, object]:
@@ -112,7 +172,7 @@ def reported_numbers(evidence: Evidence) -> dict[str, object]:
         if value is None or isinstance(value, bool):
             continue
         if isinstance(value, str):
-            value = value.lstrip("<>=≤≥~ ")
+            value = value.strip().lstrip("<>=≤≥~ ").removesuffix("%").strip()
             try:
                 float(value)
             except ValueError:
@@ -137,6 +197,69 @@ def verify_numbers(trial: TrialEvidence, evidence: Evidence, field_path: str) ->
             )
 
 
+def _reports(
+    sheet: Sheet, path: Path, manifest: dict[str, sources.SourceRecord], raw_dir: Path
+) -> dict[str, Report]:
+    reports = {}
+    for order, ref in enumerate(sheet.reports):
+        if ref.file not in manifest:
+            raise EvidenceInputError(
+                path,
+                f"reports.{order}.file",
+                f"a file registered in data/raw/sources.yaml ({', '.join(sorted(manifest))})",
+                ref.file,
+            )
+        record = manifest[ref.file]
+        reports[ref.id] = Report(ref.id, record, sources.read_source(record, raw_dir), order)
+    return reports
+
+
+def locate_sheet(
+    sheet: Sheet,
+    path: Path,
+    manifest: dict[str, sources.SourceRecord],
+    raw_dir: Path,
+    problems: list[Problem] | None = None,
+) -> TrialEvidence:
+    """Locate every quote and verify every number of one sheet.
+
+    With ``problems`` given, each failure is appended to it (with its YAML line) and the
+    search goes on; otherwise the first failure is raised.
+    """
+    trial = TrialEvidence(sheet, path, _reports(sheet, path, manifest, raw_dir))
+    lines = yaml_lines(path.read_text(encoding="utf-8")) if problems is not None else {}
+    for field_path, evidence in iter_evidence(sheet):
+        try:
+            trial.cite(evidence, field_path)
+            verify_numbers(trial, evidence, field_path)
+        except EvidenceInputError as exc:
+            if problems is None:
+                raise
+            problems.append(Problem(exc.field, exc.expected, exc.got, line_of(exc.field, lines)))
+    return trial
+
+
+def one_sheet_per_study(trials: list[TrialEvidence]) -> None:
+    """Two sheets sharing a report, a DOI or a registry id describe one study: refuse them."""
+    owners: dict[tuple[str, str], TrialEvidence] = {}
+    for trial in trials:
+        for report in trial.reports.values():
+            keys = [("report file", report.file)]
+            keys += [("DOI", report.record.doi)] if report.record.doi else []
+            if report.record.registry_id:
+                keys.append(("registry id", report.record.registry_id))
+            for key in keys:
+                owner = owners.setdefault(key, trial)
+                if owner is not trial:
+                    raise EvidenceInputError(
+                        trial.path,
+                        "reports",
+                        f"one sheet per study: {owner.path.name} already has a report with "
+                        f"{key[0]} {key[1]} (add this report to that sheet instead)",
+                        key[1],
+                    )
+
+
 def load_evidence(
     extraction_dir: Path | None = None, raw_dir: Path | None = None
 ) -> list[TrialEvidence]:
@@ -145,20 +268,9 @@ def load_evidence(
     manifest = sources.load_manifest(raw_dir / "sources.yaml")
     sources.verify_hashes(manifest, raw_dir)
     directory = extraction_dir or paths.extraction_dir()
-    trials = []
-    for sheet in load_sheets(directory):
-        path = directory / f"{sheet.trial_id}.yaml"
-        if sheet.source_file not in manifest:
-            raise EvidenceInputError(
-                path,
-                "source_file",
-                f"one of the files in sources.yaml {sorted(manifest)}",
-                sheet.source_file,
-            )
-        record = manifest[sheet.source_file]
-        trial = TrialEvidence(sheet, record, sources.read_source(record, raw_dir), path)
-        for field_path, evidence in iter_evidence(sheet):
-            trial.cite(evidence, field_path)
-            verify_numbers(trial, evidence, field_path)
-        trials.append(trial)
+    trials = [
+        locate_sheet(sheet, directory / f"{sheet.trial_id}.yaml", manifest, raw_dir)
+        for sheet in load_sheets(directory)
+    ]
+    one_sheet_per_study(trials)
     return trials

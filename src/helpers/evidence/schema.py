@@ -1,29 +1,46 @@
-"""Schema of the extraction sheets (``data/extraction/<trial_id>.yaml``) and their loading.
+"""Schema of the extraction sheets (``data/extraction/<trial_id>.yaml``): one sheet per study.
 
-A sheet is written by a person. Every value carries the verbatim quote(s) of the raw
-document that support it; ingestion later locates each quote and checks that every number
-appears in it. The schema rejects typos (unknown keys), missing fields, wrong types and
-impossible values (SD < 0, events > total, percent > 100, n above enrolment) with an
-:class:`~helpers.errors.EvidenceInputError` naming the sheet, the field path and what was
-expected. YAML is read with ``yaml.safe_load`` only: no object construction.
+A sheet is written by a person about one **study** (Cochrane Handbook chapter 5: the study is
+the unit of analysis) and draws on one or more **reports** of it — a full-text article, an
+abstract, a registry record, a press report, an erratum — listed under ``reports:``. Every
+value carries the verbatim quote(s) that support it; ingestion locates each quote in the
+sheet's reports (the value's ``report:`` names one, else every report of the sheet is searched)
+and checks that every number appears in its quote.
 
-A value that is not stated in words or digits of the source (for example "monthly" read as
-an interval of 1 month) is marked ``derived: "<how>"``; its numbers are exempt from the
-number-in-quote check and the reason is published with the provenance.
+A field may hold one value, several **versions** of it from different reports (a list), or
+``{not_reported: "<why>"}``. Ingestion uses the version of the most complete report
+(:data:`helpers.evidence.sources.COMPLETENESS`) and keeps the others, flagging disagreements.
+Lists of items (outcome timepoints, adverse events, characteristics, doses) are keyed the same
+way: entries sharing a key (a timepoint's label, an event's term...) are versions from
+different reports.
+
+The schema rejects typos (unknown keys), missing fields, wrong types, numbers that are not
+finite, and impossible values (SD < 0, events > total, percent > 100, p outside [0, 1], n above
+enrolment). :func:`sheet_problems` lists every problem of a sheet with its YAML line;
+:func:`load_sheet` raises the first as an :class:`~helpers.errors.EvidenceInputError` naming the
+sheet, the field path and the rule that was broken.
+
+A value not stated in words or digits of the source (for example "monthly" read as an interval
+of 1 month) is marked ``derived: "<how>"``; its numbers are exempt from the number-in-quote
+check and the reason is published with the provenance.
 """
 
 from __future__ import annotations
 
-import math
 import re
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
+import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     ValidationError,
     field_validator,
     model_validator,
@@ -49,6 +66,22 @@ JBI_CASE_SERIES_ITEMS: dict[str, str] = {
     "q10": "Was statistical analysis appropriate?",
 }
 
+CONDITIONS = ("spina_bifida", "cerebral_palsy", "spinal_cord_injury")
+CELL_TYPES = ("BMMNC", "MSC", "UCB_MNC", "NSC", "OEC", "Schwann", "other")
+TISSUES = (
+    "bone_marrow",
+    "umbilical_cord",
+    "umbilical_cord_blood",
+    "adipose",
+    "olfactory_mucosa",
+    "neural_tissue",
+    "other",
+)
+CELL_SOURCES = ("autologous", "allogeneic")
+ROUTES = ("intrathecal", "intravenous", "intraspinal", "intra_arterial", "intramuscular", "other")
+BLINDING = ("open_label", "single_blind", "double_blind")
+CONTROLS = ("none", "placebo", "sham", "usual_care", "waitlist", "active")
+DOSE_BASES = ("per_kg", "per_administration_total", "per_patient_total")
 DOMAINS = (
     "motor",
     "spasticity",
@@ -63,6 +96,20 @@ DOMAINS = (
     "quality_of_life",
     "other",
 )
+OUTCOME_KINDS = ("continuous", "ordinal", "count", "narrative")
+BENEFIT_DIRECTIONS = ("higher", "lower", "none")
+# Where the better direction of an outcome comes from: the report itself, the instrument's
+# published definition (named in ``direction_reference``), or the extractor's assumption
+# (shown, but never used to claim improvement).
+DIRECTION_BASES = ("source", "reference", "assumed")
+NARRATIVE_DIRECTIONS = ("improved", "worsened", "no_change", "mixed")
+COUNT_UNITS = ("patients", "events", "cases", "unknown")
+DENOMINATOR_UNITS = ("patients", "administrations", "unknown")
+ANSWERS = ("yes", "no", "unclear", "not_applicable")
+
+# A p-value as written: a number in [0, 1], optionally after a comparison ("<0.001", "= 0.04").
+P_VALUE = re.compile(r"^(?:p\s*)?(<=|>=|<|>|=|≤|≥)?\s*(\d*\.?\d+(?:[eE]-?\d+)?)$", re.IGNORECASE)
+PERCENT = re.compile(r"^(<=|>=|<|>|=|≤|≥|~)?\s*(\d*\.?\d+)$")
 
 
 class _LocatedError(ValueError):
@@ -82,19 +129,46 @@ def _as_text(value: Any) -> Any:
     return value
 
 
-WrittenText = Annotated[str, BeforeValidator(_as_text)]
+def _p_value(value: str) -> str:
+    match = P_VALUE.fullmatch(value.strip())
+    if match is None or not 0 <= float(match.group(2)) <= 1:
+        raise ValueError(
+            f"a p-value: a number between 0 and 1, or a bound such as '<0.001' (got {value!r})"
+        )
+    return value
+
+
+def _percent(value: str) -> str:
+    match = PERCENT.fullmatch(value.strip().removesuffix("%").strip())
+    if match is None or not 0 <= float(match.group(2)) <= 100:
+        raise ValueError(f"a percentage between 0 and 100, as written (got {value!r})")
+    return value
+
+
+PValueText = Annotated[str, BeforeValidator(_as_text), Field(min_length=1)]
+PercentText = Annotated[str, BeforeValidator(_as_text), Field(min_length=1)]
 QuoteText = Annotated[str, Field(min_length=3)]
+Count = Annotated[int, Field(ge=0)]
+Months = Annotated[float, Field(ge=0, le=1200)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    # Unknown keys are typos; infinities and NaN are never data.
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, str_strip_whitespace=True, allow_inf_nan=False
+    )
 
 
 class Evidence(Strict):
-    """Something supported by one or more verbatim quotes of the trial's raw document."""
+    """Something supported by one or more verbatim quotes of one of the study's reports."""
 
     quote: QuoteText | list[QuoteText] = Field(
-        description="verbatim text of the raw document (a list when the numbers are spread out)"
+        description="verbatim text of the report (a list when the numbers are spread out)"
+    )
+    report: str | None = Field(
+        default=None,
+        description="id of the report the quote comes from (default: found by searching every "
+        "report of the sheet; the most complete report containing it)",
     )
     derived: str | None = Field(
         default=None,
@@ -118,32 +192,68 @@ class Quoted(Evidence, Generic[T]):
 
 
 class Unreported(Strict):
-    """A field the source does not report: the reason replaces the quote."""
+    """A field no report of the study gives: the reason replaces the quote."""
 
     not_reported: str = Field(min_length=3)
 
 
-def _check_percent(value: str | None, field: str) -> None:
-    if value is None:
-        return
-    number = float(value.lstrip("<>=~ "))
-    if not 0 <= number <= 100:
-        raise _LocatedError(field, "a percentage between 0 and 100", value)
+def _shape(value: Any) -> str:
+    if isinstance(value, list):
+        return "versions"
+    if isinstance(value, dict) and "not_reported" in value:
+        return "unreported"
+    if isinstance(value, BaseModel):
+        return "unreported" if isinstance(value, Unreported) else "reported"
+    return "reported"
+
+
+def _optional(model: Any) -> Any:
+    """A field a report may give once, give in several versions (a list), or not give at all."""
+    return Annotated[
+        Annotated[model, Tag("reported")]
+        | Annotated[list[model], Tag("versions"), Field(min_length=1)]
+        | Annotated[Unreported, Tag("unreported")],
+        Discriminator(_shape),
+    ]
+
+
+def _required(model: Any) -> Any:
+    """A field every sheet must give, once or in several versions from different reports."""
+    return Annotated[
+        Annotated[model, Tag("reported")]
+        | Annotated[list[model], Tag("versions"), Field(min_length=1)],
+        Discriminator(_shape),
+    ]
+
+
+_TAGS = ("reported", "versions", "unreported")
+
+
+def versions(field: object) -> list:
+    """The versions of a field as a list: [] when not reported."""
+    if isinstance(field, Unreported) or field is None:
+        return []
+    return list(field) if isinstance(field, list) else [field]
 
 
 class Statistic(Evidence):
     """Summary statistics of one measurement: mean/SD, median/range, or events/total."""
 
-    n: int | None = Field(default=None, ge=0)
+    n: Count | None = None
     mean: float | None = None
     sd: float | None = None
     se: float | None = None
     median: float | None = None
     low: float | None = None
     high: float | None = None
-    events: int | None = Field(default=None, ge=0)
-    total: int | None = Field(default=None, ge=0)
-    percent: WrittenText | None = None
+    events: Count | None = None
+    total: Count | None = None
+    percent: PercentText | None = None
+
+    @field_validator("percent")
+    @classmethod
+    def _valid_percent(cls, value: str | None) -> str | None:
+        return None if value is None else _percent(value)
 
     @model_validator(mode="after")
     def _possible(self) -> Statistic:
@@ -158,11 +268,6 @@ class Statistic(Evidence):
         if self.median is not None and self.low is not None and self.high is not None:
             if not self.low <= self.median <= self.high:
                 raise _LocatedError("median", f"within [{self.low}, {self.high}]", self.median)
-        _check_percent(self.percent, "percent")
-        for name in ("mean", "sd", "se", "median", "low", "high"):
-            number = getattr(self, name)
-            if number is not None and not math.isfinite(number):
-                raise _LocatedError(name, "a finite number", number)
         return self
 
 
@@ -177,16 +282,21 @@ class Timepoint(Statistic):
     """One assessment of an outcome."""
 
     timepoint: str = Field(min_length=2, description="as the source names it, e.g. 'baseline'")
-    months: float = Field(ge=0, description="months since the first administration")
-    p: WrittenText | None = Field(
+    months: Months = Field(description="months since the first administration")
+    p: PValueText | None = Field(
         default=None, description="p-value versus baseline exactly as written ('<0.001')"
     )
+
+    @field_validator("p")
+    @classmethod
+    def _valid_p(cls, value: str | None) -> str | None:
+        return None if value is None else _p_value(value)
 
 
 class Narrative(Evidence):
     """What the source says about an outcome in words, without numbers (for vote counting)."""
 
-    direction: Literal["improved", "worsened", "no_change", "mixed"]
+    direction: Literal[NARRATIVE_DIRECTIONS]  # type: ignore[valid-type]
     significant: bool | None = Field(default=None, description="as the source claims it")
 
 
@@ -201,17 +311,33 @@ class Scale(Strict):
 
 class Outcome(Strict):
     id: str = Field(pattern=SLUG.pattern)
+    label: str = Field(
+        min_length=2, max_length=48, description="short name pages use, e.g. 'GMFM total'"
+    )
     domain: Literal[DOMAINS]  # type: ignore[valid-type]
     measure: str = Field(min_length=3)
     scale: Scale | None = None
     unit: str | None = None
-    direction_of_benefit: Literal["higher", "lower", "none"]
-    kind: Literal["continuous", "ordinal", "count", "narrative"]
+    direction_of_benefit: Literal[BENEFIT_DIRECTIONS]  # type: ignore[valid-type]
+    direction_basis: Literal[DIRECTION_BASES] | None = Field(  # type: ignore[valid-type]
+        default=None,
+        description="source | reference | assumed: where the better direction comes from "
+        "(required unless direction_of_benefit is none)",
+    )
+    direction_reference: str | None = Field(
+        default=None, description="the reference defining the better direction (basis reference)"
+    )
+    kind: Literal[OUTCOME_KINDS]  # type: ignore[valid-type]
     population: str | None = Field(
         default=None, description="subgroup actually measured, e.g. 'children aged 3 and over'"
     )
+    not_independent: str | None = Field(
+        default=None,
+        description="why this outcome repeats another one's patients and information (a "
+        "component or subgroup of another outcome): it is shown but never counted as a vote",
+    )
     timepoints: list[Timepoint] = Field(default_factory=list)
-    narrative: Narrative | None = None
+    narrative: Narrative | list[Narrative] | None = None
 
     @model_validator(mode="after")
     def _has_content(self) -> Outcome:
@@ -221,43 +347,81 @@ class Outcome(Strict):
             raise _LocatedError("timepoints", "none for kind 'narrative'", len(self.timepoints))
         if self.kind != "narrative" and not self.timepoints:
             raise _LocatedError("timepoints", f"at least one for kind '{self.kind}'", None)
-        labels = [tp.timepoint for tp in self.timepoints]
-        if len(set(labels)) != len(labels):
-            raise _LocatedError("timepoints", "unique timepoint labels", labels)
+        if self.direction_of_benefit != "none" and self.direction_basis is None:
+            raise _LocatedError(
+                "direction_basis",
+                "where the better direction comes from: source, reference or assumed",
+                None,
+            )
+        if self.direction_basis == "reference" and not self.direction_reference:
+            raise _LocatedError(
+                "direction_reference", "the reference that defines the better direction", None
+            )
+        _distinct_versions(
+            [(tp.timepoint, tp.report) for tp in self.timepoints], "timepoints", "timepoint"
+        )
         if self.scale and self.scale.min is not None and self.scale.max is not None:
-            for tp in self.timepoints:
+            for index, tp in enumerate(self.timepoints):
                 for name in ("mean", "median", "low", "high"):
                     number = getattr(tp, name)
                     if number is not None and not self.scale.min <= number <= self.scale.max:
                         raise _LocatedError(
-                            f"timepoints.{self.timepoints.index(tp)}.{name}",
-                            f"within the scale range [{self.scale.min}, {self.scale.max}]",
+                            f"timepoints.{index}.{name}",
+                            f"within the scale range [{self.scale.min:g}, {self.scale.max:g}]",
                             number,
                         )
         return self
 
+    @property
+    def narratives(self) -> list[Narrative]:
+        return versions(self.narrative)
+
 
 class AdverseEvent(Evidence):
+    """An adverse event as the source names it, with whatever counts it gives.
+
+    ``serious`` is true only where the source calls the event serious or severe. A term named
+    without any count (for example "fever and headache occurred") has no ``count`` and no
+    ``percent``: it is recorded and shown as named, never turned into a rate.
+    """
+
     term: str = Field(min_length=2)
     serious: bool
-    count: int | None = Field(default=None, ge=0)
-    count_unit: Literal["patients", "events", "cases", "unknown"]
+    count: Count | None = None
+    count_unit: Literal[COUNT_UNITS] | None = None  # type: ignore[valid-type]
     denominator: int | None = Field(default=None, ge=1)
-    denominator_unit: Literal["patients", "administrations", "unknown"]
-    percent: WrittenText | None = None
+    denominator_unit: Literal[DENOMINATOR_UNITS] | None = None  # type: ignore[valid-type]
+    percent: PercentText | None = None
     relatedness: str | None = None
+
+    @field_validator("percent")
+    @classmethod
+    def _valid_percent(cls, value: str | None) -> str | None:
+        return None if value is None else _percent(value)
 
     @model_validator(mode="after")
     def _possible(self) -> AdverseEvent:
-        if self.count is None and self.percent is None:
-            raise _LocatedError("count", "a count, a percent, or both", None)
+        if self.count is not None and self.count_unit is None:
+            raise _LocatedError(
+                "count_unit", "what the count counts: patients, events, cases or unknown", None
+            )
+        if self.denominator is not None and self.denominator_unit is None:
+            raise _LocatedError(
+                "denominator_unit",
+                "what the denominator counts: patients, administrations or unknown",
+                None,
+            )
         if self.count is not None and self.denominator is not None:
             if self.count_unit == "patients" and self.count > self.denominator:
                 raise _LocatedError(
                     "count", f"at most the denominator ({self.denominator} patients)", self.count
                 )
-        _check_percent(self.percent, "percent")
         return self
+
+    @property
+    def named_only(self) -> bool:
+        """Named by the source without any count or percentage."""
+        return self.count is None and self.percent is None
 
 
 def _yes_no(value: Any) -> Any:
@@ -266,69 +430,95 @@ def _yes_no(value: Any) -> Any:
 
 
 class AppraisalItem(Strict):
-    answer: Annotated[Literal["yes", "no", "unclear", "not_applicable"], BeforeValidator(_yes_no)]
+    answer: Annotated[Literal[ANSWERS], BeforeValidator(_yes_no)]  # type: ignore[valid-type]
     reason: str = Field(min_length=5)
 
 
 class Contradiction(Evidence):
-    """Two statements of the source a careful reader would find inconsistent."""
+    """Two statements of the sources a careful reader would find inconsistent."""
 
     description: str = Field(min_length=10)
 
 
 class Dose(Evidence):
+    """The cell dose of every administration, or of one (``administration: "2nd"``)."""
+
+    administration: str | None = Field(
+        default=None, description="which administration ('1st', '2nd'); empty: every one"
+    )
     value: float | None = Field(default=None, gt=0)
     sd: float | None = Field(default=None, ge=0)
+    se: float | None = Field(default=None, ge=0)
     unit: str = Field(min_length=1)
-    basis: Literal["per_kg", "per_administration_total", "per_patient_total"]
+    basis: Literal[DOSE_BASES]  # type: ignore[valid-type]
 
 
 class Intervention(Strict):
-    cell_type: Quoted[Literal["BMMNC", "MSC"]]
-    tissue: Quoted[Literal["bone_marrow", "umbilical_cord", "adipose", "other"]]
-    cell_source: Quoted[Literal["autologous", "allogeneic"]]
-    route: Quoted[Literal["intrathecal", "intravenous", "intraspinal", "other"]] = Field(
+    cell_type: _optional(Quoted[Literal[CELL_TYPES]])  # type: ignore[valid-type]
+    tissue: _optional(Quoted[Literal[TISSUES]])  # type: ignore[valid-type]
+    cell_source: _optional(Quoted[Literal[CELL_SOURCES]])  # type: ignore[valid-type]
+    route: _optional(Quoted[Literal[ROUTES]]) = Field(  # type: ignore[valid-type]
         description="subarachnoid counts as intrathecal; the quote shows the source's word"
     )
-    dose: Dose | Unreported
-    n_administrations: Quoted[int]
-    interval_months: Quoted[float] | Unreported
+    dose: _optional(Dose)  # type: ignore[valid-type]
+    n_administrations: _optional(Quoted[Annotated[int, Field(ge=1)]])  # type: ignore[valid-type]
+    interval_months: _optional(Quoted[Months])  # type: ignore[valid-type]
     co_interventions: list[Quoted[str]] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _distinct_doses(self) -> Intervention:
+        _distinct_versions(
+            [(dose.administration, dose.report) for dose in versions(self.dose)],
+            "dose",
+            "administration",
+        )
+        return self
 
 
 class Trial(Strict):
-    title: Quoted[str]
-    condition: Quoted[Literal["spina_bifida", "cerebral_palsy", "spinal_cord_injury"]]
-    design: Quoted[str]
-    phase: Quoted[str] | Unreported
-    blinding: Quoted[Literal["open_label", "single_blind", "double_blind"]] | Unreported
-    control: Quoted[Literal["none", "placebo", "usual_care", "waitlist"]] | Unreported
-    setting: Quoted[str] | Unreported
-    country: Quoted[str] | Unreported
-    start: Quoted[str] | Unreported
-    end: Quoted[str] | Unreported
-    age: Quoted[str] | Unreported
-    sex: Quoted[str] | Unreported
-    n_enrolled: Quoted[int] | Unreported
-    n_safety: Quoted[int] | Unreported
-    n_efficacy: Quoted[int] | Unreported
-    follow_up_months: Quoted[float] | Unreported
-    follow_up_schedule: Quoted[str] | Unreported = Field(
+    title: _optional(Quoted[str])  # type: ignore[valid-type]
+    condition: _required(Quoted[Literal[CONDITIONS]])  # type: ignore[valid-type]
+    design: _optional(Quoted[str])  # type: ignore[valid-type]
+    phase: _optional(Quoted[str])  # type: ignore[valid-type]
+    blinding: _optional(Quoted[Literal[BLINDING]])  # type: ignore[valid-type]
+    control: _optional(Quoted[Literal[CONTROLS]]) = Field(  # type: ignore[valid-type]
+        description="none (the source says there was no control group) | placebo | sham | "
+        "usual_care | waitlist | active; not_reported when the source does not say"
+    )
+    setting: _optional(Quoted[str])  # type: ignore[valid-type]
+    country: _optional(Quoted[str])  # type: ignore[valid-type]
+    start: _optional(Quoted[str])  # type: ignore[valid-type]
+    end: _optional(Quoted[str])  # type: ignore[valid-type]
+    age: _optional(Quoted[str])  # type: ignore[valid-type]
+    sex: _optional(Quoted[str])  # type: ignore[valid-type]
+    funding: _optional(Quoted[str]) = Field(  # type: ignore[valid-type]
+        description="who funded the study, as the report states"
+    )
+    conflicts_of_interest: _optional(Quoted[str]) = Field(  # type: ignore[valid-type]
+        description="the authors' declared conflicts of interest"
+    )
+    n_enrolled: _optional(Quoted[Count])  # type: ignore[valid-type]
+    n_safety: _optional(Quoted[Count])  # type: ignore[valid-type]
+    n_efficacy: _optional(Quoted[Count])  # type: ignore[valid-type]
+    follow_up_months: _optional(Quoted[Months])  # type: ignore[valid-type]
+    follow_up_schedule: _optional(Quoted[str]) = Field(  # type: ignore[valid-type]
         description="when outcomes were assessed, as the source words it"
     )
 
-    @property
-    def enrolment_ceiling(self) -> int | None:
-        """The largest n any analysis may have: enrolment, else the safety population."""
-        for field in (self.n_enrolled, self.n_safety):
-            if isinstance(field, Quoted):
-                return field.value
-        return None
+
+class ReportRef(Strict):
+    """One report of the study: a file registered in ``data/raw/sources.yaml``."""
+
+    id: str = Field(pattern=SLUG.pattern, description="short name values use in `report:`")
+    file: str = Field(min_length=1, description="a file listed in data/raw/sources.yaml")
 
 
 class Sheet(Strict):
     trial_id: str
-    source_file: str
+    label: str = Field(
+        min_length=3, max_length=60, description="how pages name the study: 'Smith 2026'"
+    )
+    reports: list[ReportRef] = Field(min_length=1)
     extracted_by: str = Field(min_length=2)
     trial: Trial
     intervention: Intervention
@@ -365,87 +555,274 @@ class Sheet(Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> Sheet:
-        ids = [outcome.id for outcome in self.outcomes]
-        duplicated = sorted({i for i in ids if ids.count(i) > 1})
-        if duplicated:
-            raise _LocatedError("outcomes", "unique outcome ids", duplicated)
-        ceiling = self.trial.enrolment_ceiling
-        if ceiling is not None:
-            for index, outcome in enumerate(self.outcomes):
-                for tp_index, tp in enumerate(outcome.timepoints):
-                    for name in ("n", "total"):
-                        number = getattr(tp, name)
-                        if number is not None and number > ceiling:
-                            raise _LocatedError(
-                                f"outcomes.{index}.timepoints.{tp_index}.{name}",
-                                f"at most the {ceiling} enrolled",
-                                number,
-                            )
-            for index, event in enumerate(self.adverse_events):
-                if event.denominator_unit == "patients" and event.denominator is not None:
-                    if event.denominator > ceiling:
-                        raise _LocatedError(
-                            f"adverse_events.{index}.denominator",
-                            f"at most the {ceiling} enrolled patients",
-                            event.denominator,
-                        )
+        ids = [report.id for report in self.reports]
+        files = [report.file for report in self.reports]
+        for name, values in (("id", ids), ("file", files)):
+            repeated = sorted({v for v in values if values.count(v) > 1})
+            if repeated:
+                raise _LocatedError(
+                    f"reports.{values.index(repeated[0])}.{name}",
+                    f"each report listed once (repeated {name})",
+                    repeated[0],
+                )
+        for path, evidence in iter_evidence(self):
+            if evidence.report is not None and evidence.report not in ids:
+                raise _LocatedError(
+                    f"{path}.report", f"one of the sheet's report ids {ids}", evidence.report
+                )
+        for name in ("id", "label"):
+            values = [getattr(outcome, name) for outcome in self.outcomes]
+            duplicated = sorted({v for v in values if values.count(v) > 1})
+            if duplicated:
+                raise _LocatedError(
+                    f"outcomes.{values.index(duplicated[0])}.{name}",
+                    f"a unique outcome {name} (several reports of one outcome go under its "
+                    "timepoints)",
+                    duplicated[0],
+                )
+        _distinct_versions(
+            [(event.term, event.report) for event in self.adverse_events], "adverse_events", "term"
+        )
+        for group in ("baseline", "product"):
+            _distinct_versions(
+                [(item.label, item.report) for item in getattr(self, group)], group, "label"
+            )
+        self._within_enrolment()
         return self
 
+    def _within_enrolment(self) -> None:
+        ceiling = self.enrolment_ceiling
+        if ceiling is None:
+            return
+        for index, outcome in enumerate(self.outcomes):
+            for tp_index, tp in enumerate(outcome.timepoints):
+                for name in ("n", "total"):
+                    number = getattr(tp, name)
+                    if number is not None and number > ceiling:
+                        raise _LocatedError(
+                            f"outcomes.{index}.timepoints.{tp_index}.{name}",
+                            f"at most the {ceiling} enrolled",
+                            number,
+                        )
+        for index, event in enumerate(self.adverse_events):
+            if event.denominator_unit == "patients" and event.denominator is not None:
+                if event.denominator > ceiling:
+                    raise _LocatedError(
+                        f"adverse_events.{index}.denominator",
+                        f"at most the {ceiling} enrolled patients",
+                        event.denominator,
+                    )
 
-def _first_error(error: ValidationError, sheet: Path) -> EvidenceInputError:
-    """The first pydantic error as one message naming the file and the field path."""
-    first = error.errors(include_url=False)[0]
-    context = first.get("ctx", {}).get("error")
-    location = ".".join(str(part) for part in first["loc"] if not _is_union_tag(part))
+    @property
+    def enrolment_ceiling(self) -> int | None:
+        """The largest n any analysis may have: the largest enrolment or safety population."""
+        numbers = [
+            entry.value
+            for field in (self.trial.n_enrolled, self.trial.n_safety)
+            for entry in versions(field)
+        ]
+        return max(numbers) if numbers else None
+
+    def report_ids(self) -> dict[str, str]:
+        """Report id -> file name."""
+        return {report.id: report.file for report in self.reports}
+
+
+def _distinct_versions(keys: list[tuple[object, str | None]], field: str, key_name: str) -> None:
+    """Entries sharing a key must come from different, named reports."""
+    seen: dict[object, list[str | None]] = {}
+    for index, (key, report) in enumerate(keys):
+        reports = seen.setdefault(key, [])
+        if reports and (report is None or None in reports or report in reports):
+            shown = "every one" if key is None else repr(key)
+            raise _LocatedError(
+                f"{field}.{index}",
+                f"one entry per {key_name} and report ({shown} is repeated: several versions "
+                "of one item need different `report:` ids)",
+                key,
+            )
+        reports.append(report)
+
+
+def iter_evidence(model: BaseModel, prefix: str = "") -> Iterable[tuple[str, Evidence]]:
+    """Every quoted entry of a sheet with its field path, in sheet order."""
+    if isinstance(model, Evidence):
+        yield prefix, model
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        path = f"{prefix}.{name}" if prefix else name
+        items = (
+            enumerate(value)
+            if isinstance(value, list)
+            else value.items()
+            if isinstance(value, dict)
+            else None
+        )
+        if items is not None:
+            for key, item in items:
+                if isinstance(item, BaseModel):
+                    yield from iter_evidence(item, f"{path}.{key}")
+        elif isinstance(value, BaseModel):
+            yield from iter_evidence(value, path)
+
+
+# --------------------------------------------------------------------------- problems
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a sheet: where (field path and YAML line) and the rule broken."""
+
+    field: str
+    expected: str
+    got: object = None
+    line: int | None = None
+
+    def message(self) -> str:
+        where = f"line {self.line}: " if self.line else ""
+        text = f"{where}{self.field or '<sheet>'}: expected {self.expected}"
+        if self.got is not None:
+            shown = repr(self.got)
+            text += f", got {shown[:200]}{'…' if len(shown) > 200 else ''}"
+        return text
+
+    def error(self, sheet: Path) -> EvidenceInputError:
+        return EvidenceInputError(sheet, self.field or "<sheet>", self.expected, self.got, self.line)
+
+
+def _problem(error: dict) -> Problem:
+    context = error.get("ctx", {}).get("error")
+    location = ".".join(str(part) for part in error["loc"] if not _is_union_tag(part))
     if isinstance(context, _LocatedError):
         field = ".".join(part for part in (location, context.field) if part)
-        return EvidenceInputError(sheet, field or "<sheet>", context.expected, context.got)
-    kind = first["type"]
+        return Problem(field, context.expected, context.got)
+    kind = error["type"]
     if kind == "extra_forbidden":
-        return EvidenceInputError(sheet, location, "no such field (a typo?)", first["input"])
+        return Problem(
+            location, "no such field (a typo? see data/extraction/_template.yaml)", error["input"]
+        )
     if kind == "missing":
-        return EvidenceInputError(sheet, location, "this required field")
-    message = first["msg"].removeprefix("Value error, ").removeprefix("Input should be ")
-    got = first.get("input")
-    return EvidenceInputError(
-        sheet, location or "<sheet>", message, got if not isinstance(got, dict | list) else None
-    )
+        return Problem(location, 'this required field (or {not_reported: "<why>"})')
+    if kind == "finite_number":
+        return Problem(location, "a finite number", error.get("input"))
+    message = error["msg"].removeprefix("Value error, ").removeprefix("Input should be ")
+    got = error.get("input")
+    return Problem(location, message, got if not isinstance(got, dict | list) else None)
 
 
 def _is_union_tag(part: object) -> bool:
-    # pydantic names union members in error locations ("Quoted[int]", "Unreported"): not fields.
-    return isinstance(part, str) and (part[:1].isupper() or part.startswith("function-"))
+    # pydantic names union members in error locations ("Quoted[int]", "function-after[...]",
+    # the tags of tagged unions): they are not fields.
+    return isinstance(part, str) and (
+        part[:1].isupper() or part.startswith("function-") or part in _TAGS
+    )
+
+
+def _problems(error: ValidationError) -> list[Problem]:
+    problems, seen = [], set()
+    for item in error.errors(include_url=False):
+        problem = _problem(item)
+        if (problem.field, problem.expected) not in seen:
+            seen.add((problem.field, problem.expected))
+            problems.append(problem)
+    return problems
+
+
+def yaml_lines(text: str) -> dict[tuple[str, ...], int]:
+    """The 1-based line of every node of a YAML document, keyed by its path of keys/indices."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return {}
+    lines: dict[tuple[str, ...], int] = {}
+    stack: list[tuple[tuple[str, ...], yaml.Node]] = [((), root)] if root is not None else []
+    while stack:
+        path, node = stack.pop()
+        lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode):
+                    lines[(*path, key.value)] = key.start_mark.line + 1
+                    stack.append(((*path, key.value), value))
+        elif isinstance(node, yaml.SequenceNode):
+            for index, child in enumerate(node.value):
+                stack.append(((*path, str(index)), child))
+    return lines
+
+
+def line_of(field: str, lines: dict[tuple[str, ...], int]) -> int | None:
+    """The YAML line of a field path, or of its nearest enclosing field."""
+    parts = tuple(part for part in field.split(".") if part)
+    while parts:
+        if parts in lines:
+            return lines[parts]
+        parts = parts[:-1]
+    return None
+
+
+def _validate(data: Any) -> tuple[Sheet | None, list[Problem]]:
+    if not isinstance(data, dict):
+        return None, [Problem("<sheet>", "a YAML mapping", type(data).__name__)]
+    try:
+        return Sheet.model_validate(data), []
+    except ValidationError as exc:
+        return None, _problems(exc)
+
+
+def sheet_problems(path: Path) -> tuple[Sheet | None, list[Problem]]:
+    """Every schema problem of one sheet, each with its YAML line (the sheet if none)."""
+    data = read_yaml(path)
+    sheet, problems = _validate(data)
+    if sheet is not None and path.stem != sheet.trial_id:
+        problems.append(Problem("trial_id", f"the file name stem {path.stem!r}", sheet.trial_id))
+        sheet = None
+    if problems:
+        lines = yaml_lines(path.read_text(encoding="utf-8"))
+        problems = [Problem(p.field, p.expected, p.got, line_of(p.field, lines)) for p in problems]
+    return sheet, problems
 
 
 def load_sheet(path: Path) -> Sheet:
     """Read and validate one extraction sheet; the file name must equal ``<trial_id>.yaml``."""
-    data = read_yaml(path)
-    if not isinstance(data, dict):
-        raise EvidenceInputError(path, "<sheet>", "a YAML mapping", type(data).__name__)
-    try:
-        sheet = Sheet.model_validate(data)
-    except ValidationError as exc:
-        raise _first_error(exc, path) from None
-    if path.stem != sheet.trial_id:
-        raise EvidenceInputError(
-            path, "trial_id", f"the file name stem {path.stem!r}", sheet.trial_id
-        )
+    sheet, problems = sheet_problems(path)
+    if problems:
+        raise _first(problems, path)
+    assert sheet is not None
     return sheet
 
 
+def _first(problems: list[Problem], path: Path) -> EvidenceInputError:
+    error = problems[0].error(path)
+    if len(problems) > 1:
+        error = EvidenceInputError(
+            error.file,
+            error.field,
+            f"{error.expected} (and {len(problems) - 1} more problem"
+            f"{'s' if len(problems) > 2 else ''}: `make check SHEET={path.name}` lists them all)",
+            error.got,
+            error.line,
+        )
+    return error
+
+
+def sheet_paths(directory: Path) -> list[Path]:
+    """The sheets of a folder: ``*.yaml`` files not starting with '_' (templates)."""
+    return [p for p in sorted(directory.glob("*.yaml")) if not p.name.startswith("_")]
+
+
 def load_sheets(directory: Path) -> list[Sheet]:
-    """Every ``*.yaml`` sheet in ``directory`` (templates start with '_' and are skipped)."""
+    """Every sheet in ``directory``; at least one, each study once."""
     sheets: list[Sheet] = []
-    seen: dict[str, Path] = {}
-    for path in sorted(directory.glob("*.yaml")):
-        if path.name.startswith("_"):
-            continue
+    seen: dict[tuple[str, str], Path] = {}
+    for path in sheet_paths(directory):
         sheet = load_sheet(path)
-        if sheet.trial_id in seen:
-            raise EvidenceInputError(
-                path, "trial_id", f"a trial id not already used by {seen[sheet.trial_id].name}"
-            )
-        seen[sheet.trial_id] = path
+        for field in ("trial_id", "label"):
+            key = (field, getattr(sheet, field))
+            if key in seen:
+                raise EvidenceInputError(
+                    path, field, f"a {field} not already used by {seen[key]}", key[1]
+                )
+            seen[key] = path
         sheets.append(sheet)
     if not sheets:
         raise EvidenceInputError(directory, "<directory>", "at least one <trial_id>.yaml sheet")

@@ -49,7 +49,33 @@ import yaml
 from helpers import paths
 from helpers.errors import EvidenceInputError
 
-KINDS = ("full_text", "abstract", "bibliographic_record", "press_report")
+# Kinds of report, most complete first. A study's value comes from its most complete report
+# that gives it (Cochrane Handbook 5.2: a study is the unit, reports are where its data come
+# from); an erratum corrects its article, so it ranks first. Kinds on one line rank equal.
+KINDS = (
+    "erratum",
+    "full_text",
+    "abstract",
+    "bibliographic_record",
+    "registry_record",
+    "press_report",
+)
+COMPLETENESS = {
+    "erratum": 0,
+    "full_text": 1,
+    "abstract": 2,
+    "bibliographic_record": 2,
+    "registry_record": 3,
+    "press_report": 4,
+}
+KIND_LABELS = {
+    "erratum": "erratum",
+    "full_text": "full-text article",
+    "abstract": "abstract",
+    "bibliographic_record": "abstract (bibliographic record)",
+    "registry_record": "trial registry record",
+    "press_report": "press report",
+}
 _REQUIRED_KEYS = ("file", "sha256", "kind", "citation", "doi", "registry_id")
 _MARKER_KEYS = ("evidence_starts_at", "evidence_ends_before", "results_sections")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -328,6 +354,7 @@ def read_source(record: SourceRecord, raw_dir: Path | None = None) -> SourceDocu
     * press_report: reader comments and comment forms are cut into ``excluded``, at the manifest
       marker ``evidence_ends_before`` or where generic detection finds them first (see
       ``_comment_section_start``).
+    * registry_record, erratum: read like an abstract (normalised, line structure kept).
 
     Manifest markers that are not found raise ``EvidenceInputError``. Hashes are checked by
     ``verify_hashes``, not here.

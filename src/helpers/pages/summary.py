@@ -26,6 +26,7 @@ import pandas as pd
 from IPython.display import HTML
 from matplotlib.figure import Figure
 
+from helpers import labels
 from helpers.pages import plots, report
 from helpers.stats import effects, estimates
 
@@ -265,11 +266,12 @@ def header(trial_id: str, tables: dict[str, pd.DataFrame]) -> HTML:
         ("Design", html.escape(design)),
         ("Setting", html.escape(f"{setting}; country: {country}")),
         ("Study period", html.escape(dates)),
+        ("Reports", html.escape(_reports_text(trial_id, tables))),
         (
-            "Source",
+            "Most complete report",
             html.escape(
-                f"{SOURCE_KIND_LABELS.get(kind, kind)} (file {_text(trial['source_file'])}, "
-                f"{_integer(trial['n_quotes'])} verbatim quotes located)"
+                f"{SOURCE_KIND_LABELS.get(kind, kind)} (file {_text(trial['primary_report'])}; "
+                f"{_integer(trial['n_quotes'])} verbatim quotes located in all reports)"
             ),
         ),
     ]
@@ -281,6 +283,15 @@ def header(trial_id: str, tables: dict[str, pd.DataFrame]) -> HTML:
         f"<h2>{html.escape(_text(trial['title']))}</h2>"
         f"<p><code>{html.escape(trial_id)}</code> · {html.escape(_condition(trial))}</p>"
         f"<table>{rows}</table>" + caution(trial_id, tables).data
+    )
+
+
+def _reports_text(trial_id: str, tables: dict[str, pd.DataFrame]) -> str:
+    """'full-text article (000_….txt); press report (004_….txt)'."""
+    reports = _rows(tables, "reports", trial_id)
+    return "; ".join(
+        f"{labels.label('kind', row['kind'])} ({row['report']}, {_integer(row['n_quotes'])} quotes)"
+        for _, row in reports.iterrows()
     )
 
 
@@ -351,14 +362,12 @@ def _intervention_text(trial: pd.Series) -> str:
         else "; follow-up not reported"
     )
     control = (
-        "no control group"
-        if _is(trial["control"], "none")
-        else f"control: {_text(trial['control']).replace('_', ' ')}"
+        labels.label("control", trial["control"])
+        if _present(trial["control"])
+        else "control group not reported"
     )
-    return (
-        f"{count} {_text(trial['route'])} administration(s) of {cells_text(trial)}{interval}"
-        f"{follow}; {control}"
-    )
+    route = _text(trial["route"]) if _present(trial["route"]) else "route not reported"
+    return f"{count} {route} administration(s) of {cells_text(trial)}{interval}{follow}; {control}"
 
 
 def _last_comparisons(trial_id: str, tables: dict, r: float) -> pd.DataFrame:
@@ -450,16 +459,23 @@ def _trust_text(trial_id: str, tables: dict) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def _dose_text(trial: pd.Series) -> str:
-    if not _present(trial["dose"]):
-        return ""
-    unit = _text(trial["dose_unit"])
-    amount = reported(trial["dose"])
-    if _present(trial["dose_sd"]):
-        amount += f" ± {reported(trial['dose_sd'])}"
-    quantity = f"{amount} × {unit}" if unit.startswith("10^") else f"{amount} {unit}"
-    basis = DOSE_BASES.get(str(trial["dose_basis"]), _text(trial["dose_basis"]))
-    return f"{quantity} ({basis})"
+def _dose_text(trial_id: str, tables: dict[str, pd.DataFrame]) -> str:
+    """Every administration's dose: '839 (SE 86.37) × 10^6 cells per administration (1st); …'."""
+    parts = []
+    for _, dose in _rows(tables, "doses", trial_id).iterrows():
+        unit = _text(dose["unit"])
+        amount = reported(dose["value"]) if _present(dose["value"]) else ""
+        if _present(dose["sd"]):
+            amount += f" ± {reported(dose['sd'])}"
+        if _present(dose["se"]):
+            amount += f" (SE {reported(dose['se'])})"
+        quantity = f"{amount} × {unit}" if unit.startswith("10^") else f"{amount} {unit}"
+        basis = labels.label("dose_basis", dose["basis"])
+        which = (
+            f", {dose['administration']} administration" if _present(dose["administration"]) else ""
+        )
+        parts.append(f"{quantity.strip()} ({basis}{which})")
+    return "; ".join(parts)
 
 
 def pico(trial_id: str, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -492,7 +508,7 @@ def pico(trial_id: str, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
         item("Population", "in the efficacy analysis", n_efficacy, "trial.n_efficacy"),
         item("Intervention", "cells", cells, "intervention.cell_type"),
         item("Intervention", "route", _text(trial["route"]), "intervention.route"),
-        item("Intervention", "dose", _dose_text(trial), "intervention.dose"),
+        item("Intervention", "dose", _dose_text(trial_id, tables), "intervention.dose"),
         item(
             "Intervention",
             "administrations",
@@ -1133,7 +1149,7 @@ def provenance(trial_id: str, tables: dict[str, pd.DataFrame]) -> pd.DataFrame |
                     "ref": short_ref(quote_id, trial_id),
                     "verbatim quote": entry["quote"],
                     "first cited for": entry["field"],
-                    "where": f"{entry['source_file']}, characters {_integer(entry['start'])}–"
+                    "where": f"{entry['report']}, characters {_integer(entry['start'])}–"
                     f"{_integer(entry['end'])}",
                 }
             )

@@ -125,7 +125,6 @@ SURROGATE_PATTERN = re.compile(
     r"|\bMRI\b|residual urine",
     re.IGNORECASE,
 )
-NOT_INDEPENDENT_MARK = "not an independent outcome"
 SOURCE_SCENARIOS: dict[str, tuple[str, ...]] = {
     "all sources": SOURCE_KINDS,
     "without press reports": ("full_text", "bibliographic_record", "abstract"),
@@ -278,7 +277,7 @@ def evidence_map(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     measured = outcomes.assign(patients=outcomes["n"].fillna(outcomes["total"]))
     cells = [measured[["trial_id", "domain", "patients"]].dropna()]
     narratives = tables["outcome_narratives"]
-    narratives = narratives[~narratives["measure"].str.contains(NOT_INDEPENDENT_MARK, na=False)]
+    narratives = narratives[narratives["not_independent"].isna()]
     cells.append(
         narratives.assign(patients=narratives["trial_id"].map(efficacy_n))[
             ["trial_id", "domain", "patients"]
@@ -342,16 +341,18 @@ def characteristics_table(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """One row per trial: condition, cells, route, dose, administrations, n, follow-up, source."""
     trials = tables["trials"].sort_values(["condition", "trial_id"])
     rows = []
+    doses = tables["doses"]
     for trial in trials.itertuples(index=False):
-        if _present(trial.dose):
-            basis = {
-                "per_kg": "",
-                "per_administration_total": " per administration",
-                "per_patient_total": " per patient",
-            }.get(str(trial.dose_basis), "")
-            dose = f"{trial.dose:g} × {trial.dose_unit}{basis}"
-        else:
-            dose = "not reported"
+        basis = {"per_kg": "", "per_administration_total": " per administration"}
+        dose = (
+            "; ".join(
+                (f"{d.value:g} × {d.unit}" if _present(d.value) else str(d.unit))
+                + basis.get(str(d.basis), " per patient")
+                + (f" ({d.administration})" if _present(d.administration) else "")
+                for d in doses[doses["trial_id"] == trial.trial_id].itertuples(index=False)
+            )
+            or "not reported"
+        )
         schedule = (
             f"{trial.n_administrations}"
             + (
@@ -1417,7 +1418,7 @@ def direction_of_effect(tables: Mapping[str, pd.DataFrame]) -> DirectionOfEffect
     for row in narratives.itertuples(index=False):
         if (row.trial_id, row.outcome_id) in seen:
             continue
-        excluded = NOT_INDEPENDENT_MARK in str(row.measure)
+        excluded = _present(row.not_independent)
         rows.append(
             {
                 "trial": row.trial_id,
@@ -2507,12 +2508,21 @@ def evidence_statement(tables: Mapping[str, pd.DataFrame]) -> str:
     abstract_only = int(kinds.get("abstract", 0) + kinds.get("bibliographic_record", 0))
     if abstract_only:
         secondary.append(f"{abstract_only} only from abstracts")
-    controlled = int((trials["control"].fillna("none") != "none").sum())
+    control = trials["control"]
+    uncontrolled = int(control.eq("none").sum())
+    controlled = int((control.notna() & control.ne("none")).sum())
+    unknown = int(control.isna().sum())
+    parts_control = [
+        f"{_plural(controlled, 'trial')} had a control group" if controlled else "",
+        f"{uncontrolled} reported no control group" if uncontrolled else "",
+        f"{unknown} did not report whether there was one" if unknown else "",
+    ]
     return (
         f"The evidence is {_plural(len(trials), 'trial')} with {int(treated.sum())} treated "
         f"patients in {_plural(trials['condition'].nunique(), 'condition')}: "
         + ", ".join(parts)
-        + f". {'None' if controlled == 0 else controlled} had a control group"
+        + ". "
+        + "; ".join(part for part in parts_control if part).capitalize()
         + (f"; {' and '.join(secondary)}." if secondary else ".")
     )
 
