@@ -232,9 +232,11 @@ def _trial(i: int, seed: int) -> tuple[str, dict, dict, SyntheticTrial]:
     doc.section("Discussion")
     limitation = doc.say("The small sample and the lack of a control group limit these findings.")
 
+    funding = doc.say(f"The trial was funded by the Synthetic Research Fund (grant {i}).")
     sheet = {
         "trial_id": trial_id,
-        "source_file": source_file,
+        "label": f"Synthetic {i:03d}",
+        "reports": [{"id": "article", "file": source_file}],
         "extracted_by": f"synthetic generator (seed {seed})",
         "trial": {
             "title": _quoted(title, title),
@@ -249,6 +251,8 @@ def _trial(i: int, seed: int) -> tuple[str, dict, dict, SyntheticTrial]:
             "end": _quoted(f"{end_year}-{end_month:02d}", period),
             "age": _quoted(f"{low_age}-{high_age} years", ages),
             "sex": _quoted(f"{male} male, {n - male} female", sex),
+            "funding": _quoted(f"Synthetic Research Fund (grant {i})", funding),
+            "conflicts_of_interest": {"not_reported": "the document has no declaration"},
             "n_enrolled": _quoted(n, enrolled),
             "n_safety": _quoted(n, safety_quote),
             "n_efficacy": _quoted(n_efficacy, efficacy_quote),
@@ -323,10 +327,13 @@ def _continuous(rng, doc, spec, timepoints, n_efficacy) -> dict:
         entries.append({**entry, "quote": doc.say(said)})
     outcome = {
         "id": outcome_id,
+        "label": measure[0].upper() + measure[1:],
         "domain": domain,
         "measure": measure,
         "unit": None if scale else "mL",
         "direction_of_benefit": direction,
+        "direction_basis": "reference",
+        "direction_reference": f"definition of the {measure}",
         "kind": "continuous",
         "timepoints": entries,
     }
@@ -356,9 +363,11 @@ def _count(rng, doc, spec, timepoints, n_efficacy) -> dict:
         events = min(max(events + (change if direction == "higher" else -change), 0), n_efficacy)
     return {
         "id": outcome_id,
+        "label": f"Patients who {measure}",
         "domain": domain,
         "measure": f"patients who {measure}",
         "direction_of_benefit": direction,
+        "direction_basis": "source",
         "kind": "count",
         "timepoints": entries,
     }

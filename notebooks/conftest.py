@@ -1,29 +1,31 @@
-"""nbval runs the notebooks against a scratch copy of data/, so tests never rewrite the tree.
+"""nbval runs the notebooks on a scratch copy of the example evidence base (tests/fixtures).
 
-The kernel inherits ``CELL_EVIDENCE_ROOT`` from this process when nbval starts it; every path
-in the helpers derives from it, so ingestion writes its tables into the copy and the later
-notebooks read them from there. The variable is set only around notebook cells, so unit
-tests in the same session see the real project root.
+The stored outputs were computed on the same evidence base (``make notebooks``), so they
+never depend on the live data/: the evidence can grow without touching them. The kernel
+inherits ``CELL_EVIDENCE_ROOT`` from this process when nbval starts it; every path in the
+helpers derives from it. The variable is set only around notebook cells, so unit tests in the
+same session see their own roots.
 """
 
 from __future__ import annotations
 
 import atexit
 import os
-import shutil
-import tempfile
+from contextlib import ExitStack
 from functools import cache
 from pathlib import Path
 
 from helpers import paths
+from helpers.run.notebooks import example_project
+
+_stack = ExitStack()
+atexit.register(_stack.close)
 
 
 @cache
 def scratch_root() -> Path:
-    root = Path(tempfile.mkdtemp(prefix="nbval-root-"))
-    shutil.copytree(paths.data_dir(), root / "data")
-    shutil.copy2(paths.project_root() / "pyproject.toml", root / "pyproject.toml")
-    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    root = _stack.enter_context(example_project())
+    os.environ.pop(paths.ROOT_ENV_VAR, None)  # set again around each notebook cell
     return root
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from support import fixture_processed
 
-from helpers import data, paths
+from helpers import data
 
 
-def test_every_table_loads_with_documented_dtypes():
-    tables = data.load_all()
+def test_every_table_loads_with_documented_dtypes(fixture_tables):
+    tables = fixture_tables
     for name, frame in tables.items():
         expected = {c.name: c.dtype for c in data.TABLES[name]}
         assert list(frame.columns) == list(expected), name
@@ -18,7 +19,7 @@ def test_every_table_loads_with_documented_dtypes():
 
 
 def test_dictionary_file_documents_every_column():
-    written = pd.read_csv(paths.processed_dir() / "data_dictionary.csv", dtype="string")
+    written = pd.read_csv(fixture_processed() / "data_dictionary.csv", dtype="string")
     pd.testing.assert_frame_equal(written, data.data_dictionary())
     assert written["description"].str.len().min() > 3
 

@@ -1,4 +1,4 @@
-"""Tests for helpers.evidence.sources on the real raw documents (data/raw/) and on edited copies."""
+"""Tests for helpers.evidence.sources on the fixture raw documents and on edited copies."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from support import FIXTURE_DATA
 
 from helpers import paths
 from helpers.errors import EvidenceInputError
@@ -35,18 +36,21 @@ README_SHA256 = {
 ARTICLE, RECORD, ABSTRACT, PRESS_SCI, PRESS_CP = sorted(README_SHA256)
 
 
+RAW = FIXTURE_DATA / "raw"
+
+
 @pytest.fixture(scope="module")
 def manifest() -> dict[str, SourceRecord]:
-    return load_manifest()
+    return load_manifest(RAW / "sources.yaml")
 
 
 @pytest.fixture(scope="module")
 def docs(manifest: dict[str, SourceRecord]) -> dict[str, SourceDocument]:
-    return {name: read_source(record) for name, record in manifest.items()}
+    return {name: read_source(record, RAW) for name, record in manifest.items()}
 
 
 def _raw_entries() -> list[dict[str, object]]:
-    return yaml.safe_load(paths.sources_manifest().read_text(encoding="utf-8"))["sources"]
+    return yaml.safe_load((RAW / "sources.yaml").read_text(encoding="utf-8"))["sources"]
 
 
 def _write_manifest(tmp_path: Path, entries: list[dict[str, object]], **top: object) -> Path:
@@ -75,8 +79,17 @@ def test_manifest_lists_the_five_files_with_readme_hashes_and_kinds(manifest):
 
 
 def test_raw_files_are_unchanged(manifest):
-    verify_hashes(manifest)
+    verify_hashes(manifest, RAW)
     for name, digest in README_SHA256.items():
+        assert hashlib.sha256((RAW / name).read_bytes()).hexdigest() == digest
+
+
+def test_the_projects_original_sources_are_registered_unchanged():
+    """The live evidence base may grow, but its first five files never change."""
+    live = load_manifest()
+    verify_hashes(live)
+    for name, digest in README_SHA256.items():
+        assert live[name].sha256 == digest
         assert hashlib.sha256((paths.raw_dir() / name).read_bytes()).hexdigest() == digest
 
 
@@ -116,7 +129,7 @@ def raw_copy(tmp_path: Path, manifest: dict[str, SourceRecord]) -> Path:
     directory = tmp_path / "raw"
     directory.mkdir()
     for name in manifest:
-        shutil.copyfile(paths.raw_dir() / name, directory / name)
+        shutil.copyfile(RAW / name, directory / name)
     return directory
 
 

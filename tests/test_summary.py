@@ -12,25 +12,20 @@ import papermill
 import pytest
 from IPython.display import HTML
 from papermill.exceptions import PapermillExecutionError
+from support import FIXTURE_TRIALS, fixture_processed, on_fixture_root
 
 from helpers import data, paths
 from helpers.pages import site, summary
 from helpers.run.kernel import KERNEL_ARGUMENTS, IPCKernelManager
 
-TRIAL_IDS = [
-    "cp_akhlaghpasand2025",
-    "cp_nguyen2017",
-    "sb_nguyen2023",
-    "sci_honmou2021",
-    "sci_yang2021",
-]
+TRIAL_IDS = FIXTURE_TRIALS
 NOTEBOOK = paths.notebooks_dir() / "02_trial_summary.ipynb"
 HOSTILE = "<script>alert(1)</script>"
 
 
 @pytest.fixture(scope="module")
-def tables() -> dict[str, pd.DataFrame]:
-    return data.load_all()
+def tables(fixture_tables) -> dict[str, pd.DataFrame]:
+    return fixture_tables
 
 
 def _html(section: object) -> str:
@@ -49,7 +44,7 @@ def _refs(frame: pd.DataFrame) -> set[str]:
 # ------------------------------------------------------------------ sections
 
 
-def test_processed_trials_are_the_five_expected(tables):
+def test_fixture_trials_are_all_processed(tables):
     assert sorted(tables["trials"]["trial_id"]) == TRIAL_IDS
 
 
@@ -174,7 +169,8 @@ def test_effect_table_readings(tables):
     reading = effects.set_index(["outcome", "comparison"])["reading"]
     last = "baseline → after 2nd infusion (month 12)"
     assert reading[("Patients with Bristol stool scale type I stools", last)] == "improved"
-    assert reading[("Patients with urine leakage", last)] == "depends on pairing"
+    # 9 of 10 assessed at baseline, 3 of 11 after: too few pairings give p < 0.05 to call it.
+    assert reading[("Patients with urine leakage", last)] == "uncertain"
     assert reading[("Cystometric bladder capacity", last)] == "uncertain"
     rest = "Anorectal manometry: rectal pressure at rest"
     assert reading[(rest, last)] == "no agreed direction"
@@ -309,20 +305,21 @@ def test_sections_without_data_return_a_sentence(tables):
 # ------------------------------------------------------------------ rendered pages
 
 
-def _render(trial_id: str, out_dir: Path) -> str:
+def _render(trial_id: str, out_dir: Path, root: Path | None = None) -> str:
     """Run the notebook with papermill for ``trial_id`` and render it as the pipeline does."""
     executed = out_dir / f"{trial_id}.ipynb"
-    papermill.execute_notebook(
-        str(NOTEBOOK),
-        str(executed),
-        parameters={"trial_id": trial_id},
-        kernel_name=paths.KERNEL_NAME,
-        kernel_manager_class=IPCKernelManager,  # own sockets: no port collisions
-        extra_arguments=KERNEL_ARGUMENTS,
-        cwd=str(NOTEBOOK.parent),
-        progress_bar=False,
-        log_output=False,
-    )
+    with on_fixture_root(root):  # the kernel inherits the root
+        papermill.execute_notebook(
+            str(NOTEBOOK),
+            str(executed),
+            parameters={"trial_id": trial_id},
+            kernel_name=paths.KERNEL_NAME,
+            kernel_manager_class=IPCKernelManager,  # own sockets: no port collisions
+            extra_arguments=KERNEL_ARGUMENTS,
+            cwd=str(NOTEBOOK.parent),
+            progress_bar=False,
+            log_output=False,
+        )
     notebook = nbformat.read(executed, as_version=4)
     for cell in notebook.cells:
         if "injected-parameters" in cell.metadata.get("tags", []):
@@ -420,7 +417,7 @@ def test_unknown_trial_stops_the_notebook_listing_valid_ids(tmp_path):
 def test_hostile_title_renders_as_text(tmp_path, monkeypatch):
     root = tmp_path / "root"
     processed = root / "data" / "processed"
-    shutil.copytree(paths.processed_dir(), processed)
+    shutil.copytree(fixture_processed(), processed)
     shutil.copy2(paths.project_root() / "pyproject.toml", root / "pyproject.toml")
     trials = data.load("trials", processed)
     trials.loc[trials["trial_id"] == "cp_nguyen2017", "title"] = f"Cells {HOSTILE} for CP"
@@ -429,8 +426,7 @@ def test_hostile_title_renders_as_text(tmp_path, monkeypatch):
     events.loc[events["trial_id"] == "cp_nguyen2017", "term"] = HOSTILE
     events.to_csv(processed / "adverse_events.csv", index=False)
 
-    monkeypatch.setenv(paths.ROOT_ENV_VAR, str(root))  # the kernel inherits os.environ
-    page = _render("cp_nguyen2017", tmp_path)
+    page = _render("cp_nguyen2017", tmp_path, root)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<script>alert" not in page
     assert "Cells &lt;script&gt;" in page  # the title itself, as text

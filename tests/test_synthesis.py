@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 from scipy import stats
+from support import on_fixture_root, raw_table
 
 from helpers import data, paths
 from helpers.errors import EvidenceInputError
@@ -20,11 +21,12 @@ from helpers.pages import report, site
 from helpers.stats import meta, synthesis
 
 NOTEBOOK = "03_synthesis.ipynb"
+NOTEBOOK_PATH = paths.notebooks_dir() / NOTEBOOK
 
 
 @pytest.fixture(scope="module")
-def tables() -> dict[str, pd.DataFrame]:
-    return data.load_all()
+def tables(fixture_tables) -> dict[str, pd.DataFrame]:
+    return fixture_tables
 
 
 @pytest.fixture(scope="module")
@@ -32,9 +34,7 @@ def result(tables) -> synthesis.Synthesis:
     return synthesis.run(tables)
 
 
-def raw(table: str) -> pd.DataFrame:
-    """A processed table read with plain pandas, not through the helpers."""
-    return pd.read_csv(paths.processed_dir() / f"{table}.csv")
+raw = raw_table  # a fixture processed table read with plain pandas, not through the helpers
 
 
 # --------------------------------------------------------------------------- independent figures
@@ -92,7 +92,7 @@ def independent_votes() -> tuple[int, int, int, int]:
             votes.append((trial, vote))
     known = set(zip(outcomes["trial_id"], outcomes["outcome_id"], strict=True))
     for row in narratives.itertuples():
-        if (row.trial_id, row.outcome_id) in known or "not an independent outcome" in row.measure:
+        if (row.trial_id, row.outcome_id) in known or pd.notna(row.not_independent):
             continue
         votes.append(
             (row.trial_id, {"improved": "up", "worsened": "down"}.get(row.direction, "tie"))
@@ -448,22 +448,24 @@ def test_context_places_our_estimate_beside_each_prior(result):
 
 
 def execute(tmp_path: Path, name: str, parameters: dict) -> nbformat.NotebookNode:
+    """Run the committed notebook with papermill on the fixture evidence base."""
     import papermill
 
     from helpers.run.kernel import KERNEL_ARGUMENTS, KERNEL_NAME, IPCKernelManager
 
     output = tmp_path / name
-    papermill.execute_notebook(
-        str(paths.notebooks_dir() / NOTEBOOK),
-        str(output),
-        parameters=parameters,
-        kernel_name=KERNEL_NAME,
-        kernel_manager_class=IPCKernelManager,
-        extra_arguments=KERNEL_ARGUMENTS,
-        cwd=str(paths.notebooks_dir()),
-        progress_bar=False,
-        log_output=False,
-    )
+    with on_fixture_root():  # the kernel inherits the root
+        papermill.execute_notebook(
+            str(NOTEBOOK_PATH),
+            str(output),
+            parameters=parameters,
+            kernel_name=KERNEL_NAME,
+            kernel_manager_class=IPCKernelManager,
+            extra_arguments=KERNEL_ARGUMENTS,
+            cwd=str(NOTEBOOK_PATH.parent),
+            progress_bar=False,
+            log_output=False,
+        )
     return nbformat.read(output, as_version=4)
 
 

@@ -687,7 +687,9 @@ class Problem:
         return text
 
     def error(self, sheet: Path) -> EvidenceInputError:
-        return EvidenceInputError(sheet, self.field or "<sheet>", self.expected, self.got, self.line)
+        return EvidenceInputError(
+            sheet, self.field or "<sheet>", self.expected, self.got, self.line
+        )
 
 
 def _problem(error: dict) -> Problem:

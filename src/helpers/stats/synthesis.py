@@ -37,12 +37,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from IPython.display import display
+from IPython.display import HTML, display
 from matplotlib.figure import Figure
 from scipy import stats
 
 from helpers import paths
 from helpers.errors import EvidenceInputError
+from helpers.evidence import sources
 from helpers.pages import forest
 from helpers.stats import effects, estimates, grade, meta
 
@@ -93,7 +94,7 @@ __all__ = [
     "treated_patients",
 ]
 
-SOURCE_KINDS = ("full_text", "bibliographic_record", "abstract", "press_report")
+SOURCE_KINDS = sources.KINDS  # kinds of a study's most complete report
 CONDITION_LABELS = {
     "spina_bifida": "spina bifida",
     "cerebral_palsy": "cerebral palsy",
@@ -127,8 +128,8 @@ SURROGATE_PATTERN = re.compile(
 )
 SOURCE_SCENARIOS: dict[str, tuple[str, ...]] = {
     "all sources": SOURCE_KINDS,
-    "without press reports": ("full_text", "bibliographic_record", "abstract"),
-    "full text only (no press reports, no abstract-only sources)": ("full_text",),
+    "without press reports": tuple(kind for kind in SOURCE_KINDS if kind != "press_report"),
+    "full text only (no press reports, no abstract-only sources)": ("erratum", "full_text"),
 }
 LEVEL = 95
 
@@ -610,8 +611,10 @@ def _glmm_or_reason(
         return None, False, f"the binomial-normal model could not be fitted: {error}"
 
 
-def serious_forest(serious: SeriousSafety) -> Figure:
+def serious_forest(serious: SeriousSafety) -> Figure | HTML:
     """Per-trial serious-event proportions; the summary is a diamond only when a GLMM exists."""
+    if not serious.trials:
+        return HTML("<p>No trial reports serious adverse events per patient: nothing to plot.</p>")
     studies = pd.DataFrame(
         {
             "label": serious.per_trial["trial"],
@@ -1226,9 +1229,12 @@ def responder_proportions(tables: Mapping[str, pd.DataFrame], level: float = LEV
                 "note": "",
             }
         )
-    return (
-        pd.DataFrame(rows).sort_values(["condition", "trial"], kind="stable").reset_index(drop=True)
-    )
+    columns = [
+        "condition", "trial", "measure", "population", "better", "baseline", "months",
+        "follow-up [exact 95% CI]", "exact McNemar p (pairing unknown)", "note",
+    ]  # fmt: skip
+    frame = pd.DataFrame(rows, columns=columns)
+    return frame.sort_values(["condition", "trial"], kind="stable").reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1440,7 +1446,13 @@ def direction_of_effect(tables: Mapping[str, pd.DataFrame]) -> DirectionOfEffect
                 ),
             }
         )
-    per_outcome = pd.DataFrame(rows)
+    per_outcome = pd.DataFrame(
+        rows,
+        columns=[
+            "trial", "condition", "domain", "outcome", "measure", "patients", "surrogate",
+            "direction", "basis", "detail",
+        ],
+    )  # fmt: skip
     counts = per_outcome["direction"].value_counts()
     improved, worsened = int(counts.get("improved", 0)), int(counts.get("worsened", 0))
 
@@ -1465,7 +1477,11 @@ def direction_of_effect(tables: Mapping[str, pd.DataFrame]) -> DirectionOfEffect
                 "trial direction": verdict,
             }
         )
-    per_trial = pd.DataFrame(trial_rows)
+    per_trial = pd.DataFrame(
+        trial_rows,
+        columns=["trial", "condition", "improved", "worsened", "unchanged or mixed",
+                 "trial direction"],
+    )  # fmt: skip
     t_up = int((per_trial["trial direction"] == "favours benefit").sum()) if trial_rows else 0
     t_down = int((per_trial["trial direction"] == "favours harm").sum()) if trial_rows else 0
     return DirectionOfEffect(
@@ -1596,7 +1612,7 @@ def subgroup_contrasts(
     trials = tables["trials"].set_index("trial_id")
     treated = treated_patients(tables["trials"])
     serious_rows = serious.per_trial.set_index("trial") if not serious.per_trial.empty else None
-    votes = direction.per_trial.set_index("trial")
+    votes = direction.per_trial.set_index("trial") if not direction.per_trial.empty else None
     level_rows = []
     for moderator, label in MODERATORS.items():
         for level, members in trials.groupby(moderator, sort=True).groups.items():
@@ -1609,7 +1625,7 @@ def subgroup_contrasts(
             favour = sum(
                 votes.loc[t, "trial direction"] == "favours benefit"
                 for t in ids
-                if t in votes.index
+                if votes is not None and t in votes.index
             )
             level_rows.append(
                 {
@@ -1675,7 +1691,7 @@ def subgroup_contrasts(
             if not tried:
                 k_text, reason = "—", "no trial has this kind of data"
             else:
-                best = max(tried, key=lambda t: (len(t[3]), min(t[3].values())))
+                best = max(tried, key=lambda t: (len(t[3]), min(t[3].values(), default=0)))
                 k_text = _k_text(best[3], moderator)
                 if len(tried) > 1:
                     k_text = f"{best[0]}: {k_text}"
@@ -1869,7 +1885,7 @@ def leave_one_out(serious: SeriousSafety, efficacy: EfficacySynthesis) -> pd.Dat
     """Omit each trial in turn: the serious-event bound, and every pooled SMCR with k >= 3."""
     rows = []
     table = serious.per_trial
-    for i, trial in enumerate(table["trial"]):
+    for i, trial in enumerate(table["trial"] if not table.empty else []):
         rest = table.drop(index=table.index[i])
         if rest.empty:
             continue
@@ -2121,9 +2137,11 @@ def grade_evidence(
 ) -> list[grade.OutcomeEvidence]:
     """GRADE inputs: safety outcomes first, then efficacy by condition x domain."""
     trials = tables["trials"]
+    # Trials whose patient numbers no report gives have no entry: they add no patients.
     efficacy_n = (
         trials.set_index("trial_id")["n_efficacy"]
         .fillna(treated_patients(trials))
+        .dropna()
         .astype(int)
         .to_dict()
     )
@@ -2200,7 +2218,7 @@ def certainty(
         tables, serious=serious, by_term=by_term, efficacy=efficacy, direction=direction
     )
     options = {
-        "patients": treated_patients(tables["trials"]).astype(int).to_dict(),
+        "patients": treated_patients(tables["trials"]).dropna().astype(int).to_dict(),
         "optimal_information_size": optimal_information_size,
     }
     return (
