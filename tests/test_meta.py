@@ -782,3 +782,10 @@ def test_categorical_groups_keep_their_level_order() -> None:
     order = ["systematic", "random", "alternate"]
     res = moderator_test(YI, VI, pd.Categorical(BCG.alloc, categories=order))
     assert res.levels == tuple(order)
+
+
+def test_fixture_readme_shows_the_r_code_that_made_the_fixtures() -> None:
+    readme = (FIXTURES / "README.md").read_text("utf-8")
+    script = (FIXTURES / "generate.R").read_text("utf-8")
+    assert f"```r\n{script}```" in readme
+    assert "metafor 3.8-1" in readme and "R 4.2.2" in readme
