@@ -1,8 +1,9 @@
-"""Timing of the pooling code: REML at k = 1000 and the binomial-normal GLMM at k = 100.
+"""Timing of the statistics code: escalc and REML at k = 1000, the GLMM at k = 100, printing.
 
 Run standalone: ``.venv/bin/python benchmarks/bench_stats.py [--repeats N]``. Prints a markdown
-table (median and min of N repeats, time.perf_counter) for benchmarks/README_stats.md.
-For scale: metafor's ``rma(method="REML")`` takes about 2.4 s at k = 1000 (issue text).
+table (median and min of N repeats, time.perf_counter) for the statistics section of
+benchmarks/README.md. For scale: metafor's ``rma(method="REML")`` takes about 2.4 s at k = 1000
+(issue text).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from helpers.stats.effects import escalc
 from helpers.stats.meta import leave1out, rma, rma_glmm_proportions
 
 SEED = 20260101
@@ -28,6 +30,21 @@ def simulated_effects(k: int, rng: np.random.Generator) -> tuple[np.ndarray, np.
     vi = 4 / n
     yi = rng.normal(-0.5, np.sqrt(0.1 + vi))
     return yi, vi
+
+
+def simulated_two_arm_trials(k: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """k two-arm trials: 2x2 counts (risks ~0.1 vs ~0.15, some zero cells) and group means."""
+    n1, n2 = rng.integers(10, 300, size=k), rng.integers(10, 300, size=k)
+    return {
+        "ai": rng.binomial(n1, 0.1),
+        "n1i": n1,
+        "ci": rng.binomial(n2, 0.15),
+        "n2i": n2,
+        "m1i": rng.normal(52, 5, size=k),
+        "sd1i": rng.uniform(8, 12, size=k),
+        "m2i": rng.normal(50, 5, size=k),
+        "sd2i": rng.uniform(8, 12, size=k),
+    }
 
 
 def simulated_proportions(k: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -68,6 +85,11 @@ def main() -> None:
     yi_1000, vi_1000 = simulated_effects(1000, rng)
     yi_13, vi_13 = simulated_effects(13, rng)
     events_100, totals_100 = simulated_proportions(100, rng)
+    trials = simulated_two_arm_trials(1000, rng)
+    counts = {name: trials[name] for name in ("ai", "n1i", "ci", "n2i")}
+    means = {name: trials[name] for name in ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i")}
+    tiny = 1e-5  # the same effects in other units: every vi ~ 1e-12 (scale-relative convergence)
+    fitted = rma(yi_1000, vi_1000)
 
     cases: list[tuple[str, Callable[[], object], int]] = [
         ("rma REML, k = 1000", lambda: rma(yi_1000, vi_1000, method="REML"), args.repeats),
@@ -77,6 +99,22 @@ def main() -> None:
             args.repeats,
         ),
         ("rma PM, k = 1000", lambda: rma(yi_1000, vi_1000, method="PM"), args.repeats),
+        (
+            "rma REML, k = 1000, yi x 1e-5 and vi x 1e-10",
+            lambda: rma(yi_1000 * tiny, vi_1000 * tiny**2, method="REML"),
+            args.repeats,
+        ),
+        (
+            "escalc OR (2x2 counts, zero cells), k = 1000",
+            lambda: escalc("OR", **counts),
+            args.repeats,
+        ),
+        ("escalc SMD (group means), k = 1000", lambda: escalc("SMD", **means), args.repeats),
+        (
+            "str(rma result) + summary(), k = 1000",
+            lambda: (str(fitted), str(fitted.summary())),
+            args.repeats,
+        ),
         ("rma REML, k = 13", lambda: rma(yi_13, vi_13, method="REML"), args.repeats),
         ("leave1out REML, k = 13", lambda: leave1out(yi_13, vi_13), args.repeats),
         (

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import special, stats
 
 from helpers.stats.effects import (
+    EffectSizes,
+    MissingValuesOmitted,
     before_after_unknown_pairing,
     clopper_pearson_ci,
+    escalc,
     exact_upper_bound,
     logit_proportion,
     mean_change,
@@ -121,7 +126,8 @@ def test_effect_size_ci_is_wald() -> None:
     np.testing.assert_allclose(high - effect.yi, 1.959963984540054 * np.sqrt(effect.vi))
     frame = effect.to_frame(0.95)
     np.testing.assert_allclose(frame["ci_low"], low)
-    assert list(frame.columns) == ["measure", "yi", "vi", "sei", "ci_low", "ci_high"]
+    assert list(frame.columns) == ["study", "measure", "yi", "vi", "sei", "ci_low", "ci_high"]
+    assert list(frame["study"]) == [f"Study {i}" for i in range(1, 6)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -353,3 +359,216 @@ def test_mcnemar_range_rejects_unequal_n() -> None:
 def test_invalid_input_raises_naming_the_argument(call, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         call()
+
+
+# ---------------------------------------------------------------------------------------------
+# escalc against metafor (tests/fixtures/metafor, made by generate.R there)
+# ---------------------------------------------------------------------------------------------
+
+FIXTURES = Path(__file__).parent / "fixtures" / "metafor"
+ESCALC = pd.read_csv(FIXTURES / "escalc.csv")
+DAT_BCG = pd.read_csv(FIXTURES / "dat_bcg.csv")
+DAT_NIELWEISE = pd.read_csv(FIXTURES / "dat_nielweise2007.csv")
+DAT_NORMAND = pd.read_csv(FIXTURES / "dat_normand1999.csv")
+MORRIS = pd.read_csv(FIXTURES / "morris2008.csv")
+
+
+def reference(dataset: str, measure: str, options: str = "default") -> pd.DataFrame:
+    rows = ESCALC.query("dataset == @dataset and measure == @measure and options == @options")
+    assert len(rows) > 0
+    return rows.reset_index(drop=True)
+
+
+def assert_metafor(yi: np.ndarray, vi: np.ndarray, expected: pd.DataFrame) -> None:
+    np.testing.assert_allclose(yi, expected["yi"], rtol=0, atol=1e-10)
+    np.testing.assert_allclose(vi, expected["vi"], rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("measure", ["RR", "OR", "RD"])
+def test_escalc_two_by_two_matches_metafor_on_dat_bcg(measure: str) -> None:
+    expected = reference("bcg", measure)
+    with_data = escalc(measure, ai="tpos", bi="tneg", ci="cpos", di="cneg", data=DAT_BCG)
+    assert_metafor(with_data["yi"], with_data["vi"], expected)
+    d = DAT_BCG
+    by_totals = escalc(measure, ai=d.tpos, n1i=d.tpos + d.tneg, ci=d.cpos, n2i=d.cpos + d.cneg)
+    assert isinstance(by_totals, EffectSizes) and by_totals.measure == measure
+    assert_metafor(by_totals.yi, by_totals.vi, expected)
+    np.testing.assert_array_equal(by_totals.ni, d.tpos + d.tneg + d.cpos + d.cneg)
+
+
+@pytest.mark.parametrize("measure", ["RR", "OR", "RD"])
+@pytest.mark.parametrize(
+    ("options", "kwargs"),
+    [
+        ("default", {}),
+        ("to=all", {"to": "all"}),
+        ("to=if0all", {"to": "if0all"}),
+        ("add=1", {"add": 1}),
+        ("drop00=TRUE", {"drop00": True}),
+        ("to=none", {"to": "none"}),
+    ],
+)
+def test_escalc_zero_cells_as_metafor(measure: str, options: str, kwargs: dict) -> None:
+    # dat.nielweise2007: zero events in one arm (rows 0, 3, 10, 11, 15) and in both (row 14)
+    expected = reference("nielweise2007", measure, options)
+    d = DAT_NIELWEISE
+
+    def compute() -> EffectSizes:
+        return escalc(measure, ai=d.ai, n1i=d.n1i, ci=d.ci, n2i=d.n2i, **kwargs)
+
+    if options == "to=none" and expected["yi"].isna().any():
+        # metafor turns the infinite log ratios into NA; here that is an error naming the rows
+        rows = ", ".join(str(i) for i in np.flatnonzero(expected["yi"].isna()))
+        with pytest.raises(ValueError, match=f"not finite at row\\(s\\) {rows} .*zero cell"):
+            compute()
+        return
+    effects = compute()
+    np.testing.assert_array_equal(np.isnan(effects.yi), expected["yi"].isna())
+    assert_metafor(
+        np.nan_to_num(effects.yi), np.nan_to_num(effects.vi), expected.fillna(0.0)
+    )  # drop00 leaves the double-zero study missing (NaN), as metafor
+
+
+@pytest.mark.parametrize("measure", ["MD", "SMD", "ROM"])
+def test_escalc_two_group_means_match_metafor_on_dat_normand1999(measure: str) -> None:
+    effects = escalc(
+        measure, m1i="m1i", sd1i="sd1i", n1i="n1i", m2i="m2i", sd2i="sd2i", n2i="n2i",
+        data=DAT_NORMAND,
+    )  # fmt: skip
+    assert_metafor(effects["yi"], effects["vi"], reference("normand1999", measure))
+
+
+@pytest.mark.parametrize(
+    ("measure", "arguments"),
+    [
+        ("MC", {"m1i": "m_post", "m2i": "m_pre", "sd1i": "sd_post", "sd2i": "sd_pre"}),
+        ("SMCC", {"m1i": "m_post", "m2i": "m_pre", "sd1i": "sd_post", "sd2i": "sd_pre"}),
+        ("SMCR", {"m1i": "m_post", "m2i": "m_pre", "sd1i": "sd_pre"}),
+    ],
+)
+def test_escalc_pre_post_measures_use_metafors_argument_mapping(measure: str, arguments) -> None:
+    # metafor: m1i/sd1i = later time point, m2i/sd2i = earlier; SMCR standardises by sd1i
+    effects = escalc(measure, **arguments, ni="ni", ri="ri", data=MORRIS)
+    assert_metafor(effects["yi"], effects["vi"], reference("morris2008", measure))
+
+
+def test_escalc_plo_is_logit_proportion() -> None:
+    effects = escalc("PLO", xi=[0, 5, 20], ni=[118, 100, 20])
+    expected = logit_proportion([0, 5, 20], [118, 100, 20])
+    np.testing.assert_array_equal(effects.yi, expected.yi)
+    np.testing.assert_array_equal(effects.vi, expected.vi)
+
+
+def test_escalc_with_data_appends_yi_and_vi_to_a_copy() -> None:
+    data = DAT_BCG.assign(yi=0.0)
+    out = escalc("OR", ai="tpos", bi="tneg", ci="cpos", di="cneg", data=data)
+    assert list(out.columns) == [*DAT_BCG.columns, "yi", "vi"]  # yi replaced, vi appended
+    assert (data["yi"] == 0).all() and "vi" not in data.columns
+    assert out.attrs["measure"] == "OR"
+    pd.testing.assert_frame_equal(out[list(DAT_BCG.columns)], DAT_BCG)
+
+
+def test_escalc_refuses_missing_values_naming_column_and_rows() -> None:
+    data = DAT_NORMAND.astype({"sd1i": float, "n2i": float})
+    data.loc[[2, 5], "sd1i"] = np.nan
+    data.loc[5, "n2i"] = np.nan
+    arguments = dict(m1i="m1i", sd1i="sd1i", n1i="n1i", m2i="m2i", sd2i="sd2i", n2i="n2i")
+    with pytest.raises(
+        ValueError,
+        match=r"missing values in column 'sd1i' \(sd1i\) at row\(s\) 2, 5; "
+        r"column 'n2i' \(n2i\) at row\(s\) 5\..*na_action='omit'",
+    ):
+        escalc("SMD", **arguments, data=data)
+    with pytest.raises(ValueError, match=r"missing values in 'm1i' at row\(s\) 1"):
+        escalc("MD", m1i=[1.0, None], sd1i=1, n1i=10, m2i=0, sd2i=1, n2i=10)
+
+
+def test_escalc_omits_incomplete_rows_with_a_warning_listing_them() -> None:
+    data = DAT_NORMAND.astype({"sd1i": float})
+    data.loc[[2, 5], "sd1i"] = np.nan
+    arguments = dict(m1i="m1i", sd1i="sd1i", n1i="n1i", m2i="m2i", sd2i="sd2i", n2i="n2i")
+    with pytest.warns(
+        MissingValuesOmitted, match=r"omitted 2 of 9 rows .*: 2 \(column 'sd1i'.*5 \(column"
+    ):
+        out = escalc("SMD", **arguments, data=data, na_action="omit")
+    assert list(out.index) == [0, 1, 3, 4, 6, 7, 8]
+    assert_metafor(out["yi"], out["vi"], reference("normand1999", "SMD").iloc[out.index])
+    d = data
+    with pytest.warns(MissingValuesOmitted):
+        effects = escalc(
+            "MD", m1i=d.m1i, sd1i=d.sd1i, n1i=d.n1i, m2i=d.m2i, sd2i=d.sd2i, n2i=d.n2i,
+            na_action="omit",
+        )  # fmt: skip
+    assert effects.labels[:3] == ("Study 1", "Study 2", "Study 4")  # each keeps its number
+    assert len(effects.ni) == 7
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"measure": "HR", "ai": 1}, "measure must be one of"),
+        ({"measure": "RR", "ai": 1, "bi": 2, "ci": 1}, "needs di or n2i"),
+        (
+            {"measure": "RR", "ai": 1, "bi": 2, "ci": 1, "di": 2, "m1i": 3},
+            r"does not use \['m1i'\]",
+        ),
+        ({"measure": "RR", "ai": 1, "bi": 2, "ci": 1, "di": 2, "to": "some"}, "to must be"),
+        ({"measure": "RR", "ai": 1, "bi": 2, "ci": 1, "di": 2, "add": -1}, "add must be"),
+        ({"measure": "RR", "ai": 1, "bi": 2, "ci": 1, "di": 2, "na_action": "pass"}, "na_action"),
+        ({"measure": "RR", "ai": 1, "bi": 2, "n1i": 4, "ci": 1, "di": 2}, "n1i must equal ai"),
+        ({"measure": "OR", "ai": -1, "bi": 2, "ci": 1, "di": 2}, "ai must be >= 0"),
+        ({"measure": "RD", "ai": 5, "n1i": 4, "ci": 1, "n2i": 2}, "ai must be <= n1i"),
+        ({"measure": "RR", "ai": "tpos", "bi": 2, "ci": 1, "di": 2}, "names a column"),
+        ({"measure": "RR", "ai": [1, 2], "bi": [2, 2, 2], "ci": 1, "di": 2}, "2 values for 3"),
+        (
+            {"measure": "ROM", "m1i": -1, "sd1i": 1, "n1i": 5, "m2i": 2, "sd2i": 1, "n2i": 5},
+            "same sign",
+        ),
+        (
+            {"measure": "SMD", "m1i": 1, "sd1i": 0, "n1i": 5, "m2i": 2, "sd2i": 0, "n2i": 5},
+            "both SDs are 0",
+        ),
+        (
+            {"measure": "SMCR", "m1i": 1, "m2i": 2, "sd1i": 0, "ni": 5, "ri": 0.5},
+            r"pre_sd must be > 0.*pre_sd = sd1i",
+        ),
+    ],
+)
+def test_escalc_invalid_input_raises_clearly(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        escalc(**kwargs)
+
+
+def test_escalc_data_errors_name_the_column() -> None:
+    with pytest.raises(ValueError, match="no column 'events'"):
+        escalc("RR", ai="events", bi="tneg", ci="cpos", di="cneg", data=DAT_BCG)
+    with pytest.raises(ValueError, match="slab"):
+        escalc("RR", ai="tpos", bi="tneg", ci="cpos", di="cneg", data=DAT_BCG, slab=DAT_BCG.author)
+
+
+def test_effect_sizes_repr_and_print() -> None:
+    d = DAT_BCG
+    effects = escalc("RR", ai=d.tpos, bi=d.tneg, ci=d.cpos, di=d.cneg, slab=d.author)
+    expected = reference("bcg", "RR")
+    text = repr(effects)
+    assert text.startswith("EffectSizes(measure='RR', k=13; yi from ") and "\n" not in text
+    assert f"{expected['yi'].min():.4f}" in text and f"{expected['yi'].max():.4f}" in text
+    lines = str(effects).splitlines()
+    assert len(lines) == 14 and lines[1].split()[0] == "Aronson"
+    assert lines[1].split()[-2:] == [f"{expected['yi'][0]:.4f}", f"{expected['vi'][0]:.4f}"]
+    assert effects.to_frame()["study"][0] == "Aronson"
+
+
+def test_reprs_are_short_and_informative() -> None:
+    comparison = before_after_unknown_pairing(
+        before_events=11, before_n=11, after_events=3, after_n=11
+    )
+    text = repr(comparison)
+    assert text.startswith("UnknownPairingComparison(n = 11: before 11/11, after 3/11")
+    assert "both" not in text and "\n" not in text  # the table of pairings is not dumped
+    recovered = recover_change_sd(
+        pre_mean=10, post_mean=14, pre_sd=5, post_sd=5, n=20, p_value="<0.001"
+    )
+    text = repr(recovered)
+    assert text.startswith("ChangeSdRecovery(from p < 0.001 with 19 df: sd_change = ")
+    assert f"r = {recovered.r:.4f}" in text and len(text) < 120

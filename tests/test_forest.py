@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,6 +12,8 @@ from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.patches import Polygon, Rectangle
 
 from helpers.pages import forest, plots
+from helpers.stats.effects import EffectSizes, escalc
+from helpers.stats.meta import rma
 
 STUDIES = pd.DataFrame(
     {
@@ -157,3 +160,77 @@ def test_evidence_heatmap_annotates_n_and_marks():
 def test_format_interval():
     assert forest.format_interval(0.3, 0.1666, 0.4653, percent=True) == "30.0% [16.7, 46.5]"
     assert forest.format_interval(0.339, -0.164, 0.844) == "0.34 [-0.16, 0.84]"
+
+
+# ---------------------------------------------------------------------------------------------
+# Effect sizes and fitted models drawn directly (metafor's forest(escalc) and forest(res))
+# ---------------------------------------------------------------------------------------------
+
+FIXTURES = Path(__file__).parent / "fixtures" / "metafor"
+DAT_BCG = pd.read_csv(FIXTURES / "dat_bcg.csv")
+WEIGHTS = pd.read_csv(FIXTURES / "weights_bcg_rr.csv")
+
+
+def bcg_effects(**kwargs) -> EffectSizes:
+    d = DAT_BCG
+    return escalc("RR", ai=d.tpos, bi=d.tneg, ci=d.cpos, di=d.cneg, **kwargs)
+
+
+def test_a_fitted_model_is_drawn_with_its_weights_diamond_and_prediction_interval():
+    res = rma(bcg_effects())
+    figure = forest.forest_plot(res)
+    (squares,) = artists(figure, "study-square")
+    # squares follow metafor's weights(res): same order of sizes
+    order = np.argsort(squares.get_sizes(), kind="stable")
+    np.testing.assert_array_equal(order, np.argsort(WEIGHTS["REML"].to_numpy(), kind="stable"))
+    (diamond,) = artists(figure, "pooled-diamond")
+    xs = diamond.get_xy()[:, 0]
+    assert (xs.min(), xs.max()) == pytest.approx((res.ci_low, res.ci_high))
+    (prediction,) = artists(figure, "prediction-interval")
+    assert prediction.get_segments()[0][:, 0].tolist() == pytest.approx([res.pi_low, res.pi_high])
+    shown = texts(figure)
+    assert "Study 1" in shown and "Study 13" in shown  # labels by default
+    assert str(int(res.ni.sum())) in shown and str(int(res.ni[0])) in shown  # n from escalc
+    assert "Random-effects model (REML)" in shown
+    assert figure.axes[1].get_xlabel() == "Log Risk Ratio"  # metafor's axis title for RR
+    (intervals,) = artists(figure, "study-ci")
+    first = intervals.get_segments()[0][:, 0]  # Wald intervals at the model's level
+    half = 1.959963984540054 * np.sqrt(res.vi[0])
+    assert first.tolist() == pytest.approx([res.yi[0] - half, res.yi[0] + half])
+
+
+def test_an_equal_effects_model_has_a_diamond_but_no_prediction_interval():
+    figure = forest.forest_plot(rma(bcg_effects(), method="EE"), labels=DAT_BCG.author)
+    assert len(artists(figure, "pooled-diamond")) == 1
+    assert artists(figure, "prediction-interval") == []
+    assert "Aronson" in texts(figure) and "Equal-effects model" in texts(figure)
+
+
+def test_effect_sizes_are_drawn_without_a_pooled_row_sized_by_inverse_variance():
+    effects = bcg_effects(slab=DAT_BCG.author)
+    for studies in (
+        effects,
+        escalc("RR", ai="tpos", bi="tneg", ci="cpos", di="cneg", data=DAT_BCG),
+    ):
+        figure = forest.forest_plot(studies)
+        assert artists(figure, "pooled-diamond") == []
+        (squares,) = artists(figure, "study-square")
+        order = np.argsort(squares.get_sizes(), kind="stable")
+        np.testing.assert_array_equal(order, np.argsort(WEIGHTS["EE"].to_numpy(), kind="stable"))
+        assert figure.axes[1].get_xlabel() == "Log Risk Ratio"
+    assert "Aronson" in texts(forest.forest_plot(effects))
+    assert "Study 2" in texts(forest.forest_plot(studies))
+
+
+def test_effect_size_input_is_checked():
+    effects = bcg_effects()
+    with pytest.raises(ValueError, match="2 labels for 13 studies"):
+        forest.forest_plot(effects, labels=["a", "b"])
+    with pytest.raises(ValueError, match="do not give pooled"):
+        forest.forest_plot(rma(effects), pooled=POOLED)
+    with pytest.raises(ValueError, match="carries its labels"):
+        forest.forest_plot(STUDIES, labels=["a", "b", "c"])
+    d = pd.read_csv(FIXTURES / "dat_nielweise2007.csv")
+    double_zero = escalc("OR", ai=d.ai, n1i=d.n1i, ci=d.ci, n2i=d.n2i, drop00=True)
+    with pytest.raises(ValueError, match=r"missing at row\(s\) 14.*na_action='omit'"):
+        forest.forest_plot(double_zero)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import math
+import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import integrate, special, stats
 
-from helpers.stats.effects import logit_proportion, smcr
+from helpers.stats.effects import EffectSizes, MissingValuesOmitted, escalc, logit_proportion, smcr
 from helpers.stats.meta import (
+    Leave1outResult,
     _fit,
     _glmm_loglik,
     _loglik,
@@ -147,7 +150,6 @@ def test_equal_effect_matches_metafor() -> None:
     assert res.tau2 == 0 and res.tau2_se is None
     assert res.i2 == pytest.approx(100 * (res.q - 12) / res.q)
     assert res.h2 == pytest.approx(res.q / 12)
-    assert (res.pi_low, res.pi_high) == (res.ci_low, res.ci_high)
 
 
 def test_knapp_hartung_matches_metafor() -> None:
@@ -219,15 +221,10 @@ def test_smcr_pooling_matches_metafor() -> None:
     assert round(rma(*effect).tau2, 4) == 0.3164
 
 
-def test_level_as_fraction_or_percent_and_to_frame() -> None:
+def test_level_as_fraction_or_percent() -> None:
     ninety = rma(YI, VI, level=90)
     assert ninety.ci_high - ninety.estimate == pytest.approx(stats.norm.isf(0.05) * ninety.se)
     assert rma(YI, VI, level=0.90).ci_low == ninety.ci_low
-    frame = rma(YI, VI).to_frame()
-    assert frame.shape[0] == 1
-    assert {"estimate", "se", "ci_low", "tau2", "i2", "h2", "q", "pi_low", "notes"} <= set(
-        frame.columns
-    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -241,9 +238,12 @@ def test_single_study_is_returned_as_is_with_metafor_conventions(method: str) ->
     assert res.estimate == 0.4 and res.se == pytest.approx(0.3)
     assert res.tau2 == 0.0 and res.q == 0.0 and res.q_df == 0 and res.q_pvalue == 1.0
     assert res.i2 == 0.0 and res.h2 == 1.0  # metafor: QE = 0, QEp = 1, I2 = 0, H2 = 1 if k = p
-    assert (res.pi_low, res.pi_high) == (res.ci_low, res.ci_high)
+    if method == "EE":
+        assert res.pi_low is None and res.pi_high is None
+    else:  # metafor predict() on a one-study RE model: the PI is the CI
+        assert (res.pi_low, res.pi_high) == (res.ci_low, res.ci_high)
     assert any("k = 1" in note for note in res.notes)
-    assert not any(np.isnan(v) for v in (res.ci_low, res.ci_high, res.pval, res.pi_low))
+    assert not any(np.isnan(v) for v in (res.ci_low, res.ci_high, res.pval))
 
 
 def test_knapp_hartung_with_one_study_raises() -> None:
@@ -257,9 +257,13 @@ def test_knapp_hartung_with_one_study_raises() -> None:
         ([0.1, 0.2], [0.1, -0.2], {}, "vi must be > 0"),
         ([0.1, 0.2], [0.1, 0.0], {}, "vi must be > 0"),
         ([0.1, 0.2, 0.3], [0.1, 0.2], {}, "lengths differ"),
-        ([0.1, np.nan], [0.1, 0.2], {}, "yi contains non-finite"),
+        ([0.1, np.nan], [0.1, 0.2], {}, r"missing values in 'yi' at row\(s\) 1\."),
+        ([0.1, np.inf], [0.1, 0.2], {}, "yi contains non-finite"),
         ([0.1, 0.2], [0.1, np.inf], {}, "vi contains non-finite"),
         ([], [], {}, "yi is empty"),
+        ([0.1, 0.2], None, {}, "vi .* is missing"),
+        ([0.1, 0.2], [0.1, 0.2], {"na_action": "drop"}, "na_action"),
+        ([0.1, 0.2], [0.1, 0.2], {"slab": ["a"]}, "slab has 1 labels for 2 studies"),
         ([0.1, 0.2], [0.1, 0.2], {"method": "HS"}, "method"),
         ([0.1, 0.2], [0.1, 0.2], {"test": "t"}, "test"),
         ([0.1, 0.2], [0.1, 0.2], {"level": 0}, "level"),
@@ -477,6 +481,9 @@ def test_logit_reml_matches_metafor_control_arm() -> None:
         0.055,
     )
     assert res.to_frame().shape == (1, len(res.__dataclass_fields__))
+    # an equal-effects model has no prediction interval, on either scale
+    equal = rma_logit_proportions(NIELWEISE_CI, NIELWEISE_N2I, method="EE")
+    assert equal.pi_low is None and equal.pi_high is None
 
 
 def test_ml_returns_the_global_maximum_of_a_bimodal_likelihood() -> None:
@@ -499,3 +506,286 @@ def test_ml_returns_the_global_maximum_of_a_bimodal_likelihood() -> None:
     assert res.loglik > _loglik(yi, vi, x, 0.0, reml=False) + 0.1
     assert any("multimodal" in note for note in res.notes)  # metafor would report tau^2 = 0
     assert not any("multimodal" in note for note in rma(YI, VI, method="ML").notes)
+
+
+# ---------------------------------------------------------------------------------------------
+# Against metafor fixtures (tests/fixtures/metafor, made by generate.R there)
+# ---------------------------------------------------------------------------------------------
+
+FIXTURES = Path(__file__).parent / "fixtures" / "metafor"
+RMA_REFERENCE = pd.read_csv(FIXTURES / "rma.csv")
+DAT_BCG = pd.read_csv(FIXTURES / "dat_bcg.csv")
+DAT_NORMAND = pd.read_csv(FIXTURES / "dat_normand1999.csv")
+
+
+def escalc_output(name: str) -> EffectSizes:
+    """The effect sizes generate.R pools, computed here by escalc from the same data."""
+    dataset, measure = name.split("_")[:2]
+    if dataset == "bcg":
+        return escalc(measure, ai=DAT_BCG.tpos, bi=DAT_BCG.tneg, ci=DAT_BCG.cpos, di=DAT_BCG.cneg)
+    d = DAT_NORMAND
+    return escalc(measure, m1i=d.m1i, sd1i=d.sd1i, n1i=d.n1i, m2i=d.m2i, sd2i=d.sd2i, n2i=d.n2i)
+
+
+def console(name: str) -> list[str]:
+    """metafor's console output: lines without trailing blanks, without blank first/last lines."""
+    lines = [line.rstrip() for line in (FIXTURES / name).read_text("utf-8").splitlines()]
+    while lines and not lines[0]:
+        lines.pop(0)
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines
+
+
+def close(ours: float | None, reference: float) -> bool:
+    if pd.isna(reference):
+        return ours is None
+    if math.isinf(reference):
+        return ours == reference
+    # relative agreement; an absolute margin only where metafor's value is 0 up to rounding
+    return ours == pytest.approx(reference, rel=1e-9, abs=1e-12 if abs(reference) < 1e-12 else 0)
+
+
+@pytest.mark.parametrize(
+    "row",
+    [row for _, row in RMA_REFERENCE.iterrows()],
+    ids=lambda r: f"{r.effects}-{r.method}-{r.test}",
+)
+def test_rma_on_escalc_output_matches_metafor(row: pd.Series) -> None:
+    effects = escalc_output(row.effects)
+    if row.effects.endswith("study1"):
+        effects = EffectSizes(effects.yi[:1], effects.vi[:1], effects.measure)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = rma(effects, method=row.method, test=row.test)
+    statistic = res.zval if row.test == "z" else res.tval
+    ours = {
+        "k": res.k, "estimate": res.estimate, "se": res.se, "zval": statistic, "pval": res.pval,
+        "ci_lb": res.ci_low, "ci_ub": res.ci_high, "pi_lb": res.pi_low, "pi_ub": res.pi_high,
+        "tau2": res.tau2, "se_tau2": res.tau2_se, "I2": res.i2, "H2": res.h2, "QE": res.q,
+        "QEp": res.q_pvalue, "logLik": res.loglik, "deviance": res.deviance, "AIC": res.aic,
+        "BIC": res.bic, "AICc": res.aicc,
+    }  # fmt: skip
+    wrong = {key: (value, row[key]) for key, value in ours.items() if not close(value, row[key])}
+    assert not wrong
+    assert res.measure == row.effects.split("_")[1]
+
+
+def test_equal_effects_model_has_no_prediction_interval() -> None:
+    # metafor: predict(rma(..., method="EE")) has no pi.lb / pi.ub (NA in the fixture)
+    reference = RMA_REFERENCE[RMA_REFERENCE["method"] == "EE"]
+    assert reference["pi_lb"].isna().all() and reference["pi_ub"].isna().all()
+    res = rma(escalc_output("bcg_RR"), method="EE")
+    assert res.pi_low is None and res.pi_high is None
+    assert list(res.predict().columns) == ["pred", "se", "ci_low", "ci_high"]
+    assert "pi_low" not in set(res.to_frame()["quantity"])
+    assert "pi.lb" not in str(res)
+
+
+@pytest.mark.parametrize(
+    "row",
+    [row for _, row in pd.read_csv(FIXTURES / "rma_rescaled_bcg_rr.csv").iterrows()],
+    ids=lambda r: f"{r.method}-scale{r.scale:g}",
+)
+def test_tau2_converges_relative_to_the_data_scale(row: pd.Series) -> None:
+    # the same log risk ratios in other units: yi * s, vi * s^2 (every vi ~ 1e-12 for s = 1e-5);
+    # an absolute 1e-10 tolerance stops REML near its start value there
+    reference = pd.read_csv(FIXTURES / "escalc.csv").query("dataset == 'bcg' and measure == 'RR'")
+    yi, vi = reference["yi"].to_numpy(), reference["vi"].to_numpy()
+    res = rma(yi * row.scale, vi * row.scale**2, method=row.method)
+    assert res.tau2 == pytest.approx(row.tau2, rel=1e-8, abs=0)  # (pytest's abs default: 1e-12)
+    assert res.estimate == pytest.approx(row.estimate, rel=1e-9, abs=0)
+    assert res.se == pytest.approx(row.se, rel=1e-9, abs=0)
+    assert res.i2 == pytest.approx(row.I2, rel=1e-9)
+
+
+def test_print_reads_like_metafor_print_and_predict() -> None:
+    for test, suffix in (("z", ""), ("knha", "_knha")):
+        lines = str(rma(escalc_output("bcg_RR"), test=test)).splitlines()
+        printed = console(f"print_bcg_rr_reml{suffix}.txt")
+        assert lines[: len(printed)] == printed
+        predicted = console(f"predict_bcg_rr_reml{suffix}.txt")
+        assert lines[-len(predicted) :] == predicted
+        assert lines[len(printed) : -len(predicted)] == ["", "Prediction (predict):", ""]
+
+
+def test_print_of_equal_effects_and_single_study_models_as_metafor() -> None:
+    effects = escalc_output("bcg_RR")
+    assert str(rma(effects, method="EE")).splitlines() == console("print_bcg_rr_ee.txt")
+    single = str(rma(effects.yi[:1], effects.vi[:1])).splitlines()
+    printed = console("print_bcg_rr_study1.txt")
+    assert single[: len(printed)] == printed
+    assert "Notes:" in single  # k = 1 conventions are explained
+
+
+@pytest.mark.parametrize(
+    ("effects", "method", "fixture"),
+    [
+        ("bcg_RR", "REML", "summary_bcg_rr_reml.txt"),
+        ("bcg_RR", "EE", "summary_bcg_rr_ee.txt"),
+        ("normand1999_SMD", "DL", "summary_normand1999_smd_dl.txt"),
+    ],
+)
+def test_summary_adds_metafors_fit_statistics(effects: str, method: str, fixture: str) -> None:
+    summary = rma(escalc_output(effects), method=method).summary()
+    expected = console(fixture)
+    assert str(summary).splitlines()[: len(expected)] == expected
+    assert repr(summary) == str(summary)
+    assert list(summary.fit_statistics.columns) == ["logLik", "deviance", "AIC", "BIC", "AICc"]
+    assert "logLik" in summary._repr_html_()
+
+
+def test_to_frame_is_one_row_per_quantity() -> None:
+    res = rma(escalc_output("bcg_RR"), test="knha")
+    frame = res.to_frame()
+    assert list(frame.columns) == ["quantity", "value", "description"]
+    assert frame["quantity"].is_unique and len(frame) > 15
+    values = frame.set_index("quantity")["value"]
+    for name in ("estimate", "se", "tval", "pval", "ci_low", "pi_high", "tau2", "i2", "q", "aicc"):
+        assert values[name] == getattr(res, name)
+    assert values["df"] == 12 and values["tau"] == res.tau
+    assert frame.attrs["method"] == "REML" and frame.attrs["measure"] == "RR"
+
+
+def test_notebook_display_is_escaped_html_with_the_printed_numbers() -> None:
+    res = rma(escalc_output("bcg_RR"))
+    page = res._repr_html_()
+    assert page.startswith('<div class="rma-result">') and "<table>" in page
+    assert "p-val &lt; .0001" in page and "<.0001" not in page
+    for number in ("-0.7145", "0.1798", "0.3132", "92.22%", "-1.8667", "0.4376"):
+        assert number in page
+
+
+def test_reprs_are_one_informative_line() -> None:
+    effects = escalc_output("bcg_RR")
+    res = rma(effects)
+    texts = {
+        repr(effects): "EffectSizes(measure='RR', k=13",
+        repr(res): "RmaResult(REML, z; k = 13: estimate -0.7145 [-1.0669, -0.3622]",
+        repr(moderator_test(YI, VI, BCG.alloc)): "ModeratorTestResult(REML, z; k = 13",
+        repr(rma_logit_proportions(NIELWEISE_CI, NIELWEISE_N2I)): "PooledProportionResult(",
+    }
+    for text, start in texts.items():
+        assert text.startswith(start) and "\n" not in text and len(text) < 250
+
+
+def test_weights_match_metafor() -> None:
+    reference = pd.read_csv(FIXTURES / "weights_bcg_rr.csv")
+    effects = escalc_output("bcg_RR")
+    np.testing.assert_allclose(rma(effects).weights, reference["REML"], rtol=1e-9)
+    np.testing.assert_allclose(rma(effects, method="EE").weights, reference["EE"], rtol=1e-12)
+
+
+def test_predict_with_a_back_transformation() -> None:
+    res = rma(escalc_output("bcg_RR"))
+    ratio = res.predict(transf=np.exp)
+    assert list(ratio.columns) == ["pred", "ci_low", "ci_high", "pi_low", "pi_high"]
+    np.testing.assert_allclose(
+        ratio.iloc[0], np.exp([res.estimate, res.ci_low, res.ci_high, res.pi_low, res.pi_high])
+    )
+
+
+def test_rma_takes_escalc_output_as_effect_sizes_or_data_frame() -> None:
+    effects = escalc_output("bcg_RR")
+    frame = escalc("RR", ai="tpos", bi="tneg", ci="cpos", di="cneg", data=DAT_BCG)
+    from_arrays = rma(effects.yi, effects.vi)
+    for res in (rma(effects), rma(frame, slab="author")):
+        assert res.estimate == from_arrays.estimate and res.tau2 == from_arrays.tau2
+        assert res.measure == "RR"
+    assert rma(frame, slab="author").labels[0] == "Aronson"
+    assert rma(effects).labels[-1] == "Study 13"
+    np.testing.assert_array_equal(rma(effects).ni, (DAT_BCG.tpos + DAT_BCG.tneg + DAT_BCG.cpos
+                                                    + DAT_BCG.cneg))  # fmt: skip
+    with pytest.raises(ValueError, match="not both"):
+        rma(effects, effects.vi)
+    with pytest.raises(ValueError, match="lacks"):
+        rma(DAT_BCG)
+
+
+def test_leave1out_matches_metafor_and_takes_the_fitted_model() -> None:
+    reference = pd.read_csv(FIXTURES / "leave1out_bcg_rr.csv")
+    res = rma(escalc_output("bcg_RR"))
+    table = leave1out(res)
+    assert isinstance(table, Leave1outResult)
+    assert list(table["omitted"]) == [f"Study {i}" for i in reference["omitted"]]
+    for ours, theirs in (
+        ("estimate", "estimate"), ("se", "se"), ("statistic", "zval"), ("pval", "pval"),
+        ("ci_low", "ci.lb"), ("ci_high", "ci.ub"), ("q", "Q"), ("q_pvalue", "Qp"),
+        ("tau2", "tau2"), ("i2", "I2"), ("h2", "H2"),
+    ):  # fmt: skip
+        np.testing.assert_allclose(table[ours], reference[theirs], rtol=1e-9, atol=1e-300)
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(table), pd.DataFrame(leave1out(res.yi, res.vi)), check_exact=True
+    )
+    text = repr(table)
+    assert text.startswith("Leave-one-out (REML, z): 13 fits") and "-0.7071" in text
+    assert type(table[table["estimate"] < 0]) is pd.DataFrame  # derived tables are plain
+    assert "<table" in table._repr_html_()
+    with pytest.raises(ValueError, match="own studies"):
+        leave1out(res, method="DL")
+    equal = leave1out(res.yi, res.vi, method="EE")
+    assert equal["pi_low"].isna().all()
+
+
+# ---------------------------------------------------------------------------------------------
+# Missing values (metafor's na.action): strict by default, "omit" drops with a warning
+# ---------------------------------------------------------------------------------------------
+
+
+def test_rma_refuses_missing_values_naming_the_rows() -> None:
+    yi, vi = YI.copy(), VI.copy()
+    yi[2], vi[7] = np.nan, np.nan
+    with pytest.raises(
+        ValueError, match=r"missing values in 'yi' at row\(s\) 2; 'vi' at row\(s\) 7"
+    ):
+        rma(yi, vi)
+    frame = pd.DataFrame({"yi": yi, "vi": vi}, index=[f"trial {i}" for i in range(1, 14)])
+    with pytest.raises(ValueError, match="'yi' at row\\(s\\) trial 3"):
+        rma(frame)
+
+
+def test_rma_omits_incomplete_rows_with_a_warning_listing_them() -> None:
+    yi, vi = YI.copy(), VI.copy()
+    yi[2], vi[7] = np.nan, np.nan
+    with pytest.warns(
+        MissingValuesOmitted, match=r"omitted 2 of 13 rows .*: 2 \('yi'\), 7 \('vi'\)"
+    ):
+        res = rma(yi, vi, na_action="omit")
+    complete = np.setdiff1d(np.arange(13), [2, 7])
+    expected = rma(YI[complete], VI[complete])
+    assert res.k == 11 and res.estimate == expected.estimate and res.tau2 == expected.tau2
+    assert res.labels[:3] == ("Study 1", "Study 2", "Study 4")  # each keeps its own number
+    with pytest.raises(ValueError, match="every row has a missing value"):
+        rma([np.nan], [0.1], na_action="omit")
+
+
+def test_missing_value_policy_in_the_other_pooling_functions() -> None:
+    groups = list(BCG.alloc)
+    groups[4] = None
+    with pytest.raises(ValueError, match=r"missing values in 'groups' at row\(s\) 4"):
+        moderator_test(YI, VI, groups)
+    with pytest.warns(MissingValuesOmitted, match="4"):
+        fit = moderator_test(YI, VI, groups, na_action="omit")
+    assert fit.k == 12 and fit.subgroups["k"].tolist() == [1, 7, 4]
+    events = np.array(NIELWEISE_AI, dtype=float)
+    events[0] = np.nan
+    with pytest.raises(ValueError, match=r"'events' at row\(s\) 0"):
+        rma_logit_proportions(events, NIELWEISE_N1I)
+    with pytest.warns(MissingValuesOmitted):
+        pooled = rma_glmm_proportions(events, NIELWEISE_N1I, na_action="omit")
+    assert pooled.k == 17
+    with pytest.warns(MissingValuesOmitted):
+        assert leave1out(YI[:3].tolist() + [np.nan], VI[:4], na_action="omit").shape[0] == 3
+
+
+def test_categorical_groups_keep_their_level_order() -> None:
+    order = ["systematic", "random", "alternate"]
+    res = moderator_test(YI, VI, pd.Categorical(BCG.alloc, categories=order))
+    assert res.levels == tuple(order)
+
+
+def test_fixture_readme_shows_the_r_code_that_made_the_fixtures() -> None:
+    readme = (FIXTURES / "README.md").read_text("utf-8")
+    script = (FIXTURES / "generate.R").read_text("utf-8")
+    assert f"```r\n{script}```" in readme
+    assert "metafor 3.8-1" in readme and "R 4.2.2" in readme

@@ -10,6 +10,11 @@ marks the null value. When the summary is not a random-effects estimate (e.g. an
 on summed zero counts, where the binomial-normal model is undefined) it is drawn as a plain
 interval bar, never as a diamond, so a reader does not mistake it for a model estimate.
 
+:func:`forest_plot` draws a table of study rows, effect sizes (metafor's ``forest(escalc)``: studies
+only, squares sized by inverse-variance weight) or a fitted model (``forest(res)``: squares sized
+by the model's weights, the pooled diamond and the prediction interval), labelled "Study 1" ...
+unless labels are given.
+
 Figures are plain :class:`matplotlib.figure.Figure` objects (not pyplot-managed), so a notebook
 cell that returns one displays it exactly once, as SVG under :func:`helpers.pages.plots.setup`. Every
 artist a test or a reader might look for carries a ``gid`` (kept as an ``id`` in the SVG):
@@ -20,15 +25,18 @@ artist a test or a reader might look for carries a ``gid`` (kept as an ``id`` in
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.patches import Polygon, Rectangle
+from scipy import stats
 
 from helpers.pages.plots import new_figure
+from helpers.stats.effects import EffectSizes
+from helpers.stats.meta import RmaResult
 
 __all__ = ["STUDY_COLUMNS", "evidence_heatmap", "forest_plot", "format_interval"]
 
@@ -38,6 +46,19 @@ _MIN_MARKER_AREA, _MAX_MARKER_AREA = 18.0, 160.0
 _MAX_LABEL = 46  # characters that fit the label column at font size 9
 _INK = "#1b1b1b"
 _POOLED = "#0b4f8a"
+# axis titles of metafor's forest plots (metafor .setlab), by escalc measure
+MEASURE_LABELS = {
+    "RR": "Log Risk Ratio",
+    "OR": "Log Odds Ratio",
+    "RD": "Risk Difference",
+    "MD": "Mean Difference",
+    "SMD": "Standardized Mean Difference",
+    "ROM": "Log Ratio of Means",
+    "MC": "Mean Change",
+    "SMCC": "Standardized Mean Change",
+    "SMCR": "Standardized Mean Change",
+    "PLO": "Log Odds",
+}
 
 
 def format_interval(
@@ -75,24 +96,47 @@ def _marker_areas(frame: pd.DataFrame) -> np.ndarray:
 
 
 def forest_plot(
-    studies: pd.DataFrame,
+    studies: pd.DataFrame | EffectSizes | RmaResult,
     *,
+    labels: Sequence[object] | None = None,
     pooled: Mapping[str, object] | None = None,
     null_value: float | None = 0.0,
-    xlabel: str = "estimate",
+    xlabel: str | None = None,
     title: str | None = None,
     percent: bool = False,
     digits: int = 2,
     label_header: str = "study",
 ) -> Figure:
-    """Forest plot of study rows (``STUDY_COLUMNS`` plus optional ``weight``) and a pooled row.
+    """Forest plot of studies and, for a fitted model, its pooled row.
 
-    ``pooled`` keys: ``label``, ``estimate``, ``ci_low``, ``ci_high``, optional ``pi_low`` /
-    ``pi_high`` (prediction interval), ``n`` and ``style`` - ``"diamond"`` (a model estimate,
-    default) or ``"interval"`` (a summary that is not a model estimate, drawn as a bar).
-    ``percent=True`` shows proportions as percentages in the text column (axis stays 0-1 scaled
-    to percent). Rows are drawn in the order given, top to bottom.
+    ``studies`` is one of
+
+    - a fitted model (:func:`helpers.stats.meta.rma`): each study's ``yi`` with its Wald interval
+      at the model's level, squares sized by the model's weights (metafor ``weights(res)``), and
+      the pooled diamond with the prediction interval (none for an equal-effects model);
+    - effect sizes (:func:`helpers.stats.effects.escalc` output: ``EffectSizes`` or a DataFrame
+      with ``yi`` and ``vi``): the studies only, squares sized by inverse-variance weight;
+    - a table of rows with ``STUDY_COLUMNS`` plus an optional ``weight``, and then an optional
+      ``pooled`` mapping: ``label``, ``estimate``, ``ci_low``, ``ci_high``, optional ``pi_low`` /
+      ``pi_high`` (prediction interval), ``n`` and ``style`` - ``"diamond"`` (a model estimate,
+      default) or ``"interval"`` (a summary that is not a model estimate, drawn as a bar).
+
+    ``labels`` name the studies of a model or effect sizes (default: their ``slab``, else
+    "Study 1", "Study 2", ...); the n column shows escalc's total sample sizes when known.
+    ``xlabel`` defaults to metafor's name of the measure (e.g. "Log Risk Ratio"), else
+    "estimate". ``percent=True`` shows proportions as percentages in the text column (axis
+    stays 0-1 scaled to percent). Rows are drawn in the order given, top to bottom.
     """
+    if isinstance(studies, RmaResult | EffectSizes) or (
+        isinstance(studies, pd.DataFrame) and {"yi", "vi"} <= set(studies.columns)
+    ):
+        if pooled is not None:
+            raise ValueError("forest_plot: the pooled row comes from the model; do not give pooled")
+        studies, pooled, measure = _rows_from_effects(studies, labels)
+        xlabel = xlabel if xlabel is not None else MEASURE_LABELS.get(measure or "", "estimate")
+    elif labels is not None:
+        raise ValueError("forest_plot: a table of study rows carries its labels in 'label'")
+    xlabel = "estimate" if xlabel is None else xlabel
     frame = _check_studies(studies)
     n_rows = len(frame) + (2 if pooled is not None else 0)
     height = 0.9 + _ROW_HEIGHT_IN * (n_rows + 1)
@@ -162,6 +206,60 @@ def forest_plot(
     if title:
         figure.suptitle(_plain(title), x=0.02, ha="left", fontsize=10, fontweight="bold")
     return figure
+
+
+def _rows_from_effects(
+    effects: pd.DataFrame | EffectSizes | RmaResult, labels: Sequence[object] | None
+) -> tuple[pd.DataFrame, dict[str, object] | None, str | None]:
+    """Study rows (label, n, estimate, Wald CI, weight), the pooled row and the measure."""
+    if isinstance(effects, pd.DataFrame):
+        effects = EffectSizes(
+            yi=effects["yi"].to_numpy(dtype=float, na_value=np.nan),
+            vi=effects["vi"].to_numpy(dtype=float, na_value=np.nan),
+            measure=effects.attrs.get("measure"),
+        )
+    if effects.yi is None or effects.vi is None:
+        raise ValueError("forest_plot: this result does not hold its studies")
+    yi, vi = np.asarray(effects.yi, dtype=float), np.asarray(effects.vi, dtype=float)
+    missing = np.flatnonzero(~(np.isfinite(yi) & np.isfinite(vi)))
+    if missing.size:
+        raise ValueError(
+            f"forest_plot: yi or vi missing at row(s) {', '.join(map(str, missing))}; drop them "
+            "first (escalc or rma with na_action='omit')"
+        )
+    names = [str(label) for label in (labels if labels is not None else effects.labels)]
+    if len(names) != yi.size:
+        raise ValueError(f"forest_plot: {len(names)} labels for {yi.size} studies")
+    level = effects.level if isinstance(effects, RmaResult) else 95
+    coverage = level / 100 if level > 1 else level  # metafor's level: 95 or 0.95
+    half = stats.norm.isf((1 - coverage) / 2) * np.sqrt(vi)
+    weight = effects.weights if isinstance(effects, RmaResult) else 100 * (1 / vi) / np.sum(1 / vi)
+    rows = pd.DataFrame(
+        {
+            "label": names,
+            "n": effects.ni if effects.ni is not None else np.nan,
+            "estimate": yi,
+            "ci_low": yi - half,
+            "ci_high": yi + half,
+            "weight": weight,
+        }
+    )
+    pooled = None
+    if isinstance(effects, RmaResult):
+        pooled = {
+            "label": (
+                "Equal-effects model"
+                if effects.method == "EE"
+                else f"Random-effects model ({effects.method})"
+            ),
+            "n": None if effects.ni is None else float(np.sum(effects.ni)),
+            "estimate": effects.estimate,
+            "ci_low": effects.ci_low,
+            "ci_high": effects.ci_high,
+            "pi_low": effects.pi_low,
+            "pi_high": effects.pi_high,
+        }
+    return rows, pooled, effects.measure
 
 
 def _plain(text: object) -> str:

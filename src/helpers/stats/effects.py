@@ -8,13 +8,24 @@ Vocabulary (ours -> metafor ``escalc``)
 ==========================  ==================================================================
 ours                        metafor
 ==========================  ==================================================================
+``escalc(measure, ...)``    ``escalc(measure, ...)``: RR, OR, RD, MD, SMD, ROM, MC, SMCC, SMCR,
+                            PLO with metafor's argument names (``ai, bi, ci, di, n1i, n2i``,
+                            ``m1i, sd1i, m2i, sd2i``, ``ni, ri``, ``xi``) and zero-cell options
+                            (``add=1/2, to="only0", drop00=False``)
+``na_action="fail"/"omit"`` ``na.action = "na.fail"`` / ``"na.omit"`` (here strict by default)
 ``mean_change``             ``measure="MC"``   (m1i = post mean, m2i = pre mean)
 ``smcr``                    ``measure="SMCR"`` (sd1i = pre SD; raw-score standardisation)
 ``smcc``                    ``measure="SMCC"`` (change-score standardisation)
 ``logit_proportion``        ``measure="PLO"``  with ``add=1/2, to="only0"``
 ``EffectSizes.yi / .vi``    ``yi`` / ``vi`` columns of an ``escalc`` object
+``EffectSizes.slab / .ni``  study labels (``slab``) and total sample sizes (``ni`` attribute)
 ``small_sample_correction`` the hidden ``.cmicalc`` (exact gamma-function correction J)
 ==========================  ==================================================================
+
+Missing values: every function that takes study rows is strict by default - a missing value
+(NaN / None) raises a ``ValueError`` naming the column and the rows; ``na_action="omit"`` drops
+the incomplete rows with a :class:`MissingValuesOmitted` warning that lists them (metafor omits
+by default, with a warning that does not say which).
 
 metafor orders pre-post arguments as ``m1i`` = later (post) and ``m2i`` = earlier (pre) so that
 ``yi = m1i - m2i``; here the arguments are spelled out (``pre_mean``, ``post_mean`` ...) and every
@@ -30,7 +41,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator, Sequence
+import warnings
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -39,11 +51,15 @@ from scipy import special, stats
 from statsmodels.stats.proportion import proportion_confint
 
 __all__ = [
+    "MEASURES",
+    "NA_ACTIONS",
     "ChangeSdRecovery",
     "EffectSizes",
+    "MissingValuesOmitted",
     "UnknownPairingComparison",
     "before_after_unknown_pairing",
     "clopper_pearson_ci",
+    "escalc",
     "exact_upper_bound",
     "logit_proportion",
     "mean_change",
@@ -119,6 +135,91 @@ def _alpha(level: float) -> float:
 
 
 # --------------------------------------------------------------------------------------------
+# Missing values (metafor's na.action) and study labels
+# --------------------------------------------------------------------------------------------
+
+NA_ACTIONS = ("fail", "omit")
+
+
+class MissingValuesOmitted(UserWarning):
+    """Rows with missing values were dropped because ``na_action="omit"`` was asked for."""
+
+
+def _float_column(name: str, values: object) -> np.ndarray:
+    """1-D float array in which missing values (None, NaN, pandas NA) are NaN."""
+    try:
+        if isinstance(values, pd.Series | pd.Index):
+            array = values.to_numpy(dtype=float, na_value=np.nan)
+        else:
+            array = np.atleast_1d(np.asarray(values, dtype=float))
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{name} must be numeric, got {values!r}") from error
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be a scalar or 1-D, got shape {array.shape}")
+    if array.size == 0:
+        raise ValueError(f"{name} is empty")
+    return array
+
+
+def _check_na_action(na_action: str) -> None:
+    if na_action not in NA_ACTIONS:
+        raise ValueError(f"na_action must be one of {NA_ACTIONS}, got {na_action!r}")
+
+
+def _complete_rows(
+    caller: str,
+    columns: Mapping[str, np.ndarray],
+    row_names: Sequence[object],
+    na_action: str,
+) -> np.ndarray:
+    """Rows without missing values; raise (``"fail"``) or warn (``"omit"``) about the others.
+
+    ``columns`` maps a description of each input ("'sd1i'", "column 'sd_pre' (sd1i)") to its
+    values; ``row_names`` names the rows in messages (data frame index labels or positions).
+    """
+    _check_na_action(na_action)
+    missing = {name: np.isnan(values) for name, values in columns.items()}
+    incomplete = np.zeros(len(row_names), dtype=bool)
+    for flags in missing.values():
+        incomplete |= flags
+    if not incomplete.any():
+        return ~incomplete
+    if na_action == "fail":
+        where = "; ".join(
+            f"{name} at row(s) {', '.join(str(row_names[i]) for i in np.flatnonzero(flags))}"
+            for name, flags in missing.items()
+            if flags.any()
+        )
+        raise ValueError(
+            f"{caller}: missing values in {where}. Fill them in, or pass na_action='omit' to "
+            "drop incomplete rows (metafor's na.action = 'na.omit')."
+        )
+    if incomplete.all():
+        raise ValueError(f"{caller}: every row has a missing value; nothing is left to analyse")
+    dropped = ", ".join(
+        f"{row_names[i]} ({', '.join(name for name, flags in missing.items() if flags[i])})"
+        for i in np.flatnonzero(incomplete)
+    )
+    warnings.warn(
+        f"{caller}: omitted {int(incomplete.sum())} of {incomplete.size} rows with missing "
+        f"values: {dropped}",
+        MissingValuesOmitted,
+        stacklevel=3,
+    )
+    return ~incomplete
+
+
+def _default_slab(positions: Iterable[int]) -> tuple[str, ...]:
+    """metafor's default study labels: "Study 1", "Study 2", ... (1-based row numbers)."""
+    return tuple(f"Study {i + 1}" for i in positions)
+
+
+def _fixed(value: float, digits: int = 4) -> str:
+    """metafor's ``.fcf``: fixed notation with ``digits`` decimals."""
+    return f"{value:.{digits}f}"
+
+
+# --------------------------------------------------------------------------------------------
 # Effect sizes
 # --------------------------------------------------------------------------------------------
 
@@ -127,12 +228,15 @@ def _alpha(level: float) -> float:
 class EffectSizes:
     """Per-study effect sizes ``yi`` and sampling variances ``vi`` (metafor ``escalc`` output).
 
-    Unpacks like a pair: ``yi, vi = smcr(...)``.
+    ``slab`` holds the study labels (None: "Study 1", "Study 2", ...) and ``ni`` the total
+    sample size of each study when known. Unpacks like a pair: ``yi, vi = smcr(...)``.
     """
 
     yi: np.ndarray
     vi: np.ndarray
     measure: str
+    slab: tuple[str, ...] | None = None
+    ni: np.ndarray | None = None
 
     def __iter__(self) -> Iterator[np.ndarray]:
         yield self.yi
@@ -141,6 +245,28 @@ class EffectSizes:
     def __len__(self) -> int:
         return int(self.yi.size)
 
+    def __repr__(self) -> str:
+        finite = self.yi[np.isfinite(self.yi)]
+        span = (
+            f"yi from {_fixed(finite.min())} to {_fixed(finite.max())}" if finite.size else "no yi"
+        )
+        missing = self.yi.size - finite.size
+        return (
+            f"EffectSizes(measure={self.measure!r}, k={len(self)}; {span}"
+            + (f"; {missing} missing" if missing else "")
+            + ")"
+        )
+
+    def __str__(self) -> str:
+        """The table metafor prints for an ``escalc`` object (4 decimals)."""
+        table = pd.DataFrame({"yi": self.yi, "vi": self.vi}, index=list(self.labels))
+        return table.to_string(float_format=_fixed)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Study labels: ``slab``, or "Study 1" ... "Study k"."""
+        return self.slab if self.slab is not None else _default_slab(range(len(self)))
+
     def ci(self, level: float = 95) -> tuple[np.ndarray, np.ndarray]:
         """Wald interval ``yi -/+ z * sqrt(vi)`` (metafor ``summary.escalc``)."""
         z = stats.norm.isf(_alpha(level) / 2)
@@ -148,10 +274,11 @@ class EffectSizes:
         return self.yi - half, self.yi + half
 
     def to_frame(self, level: float = 95) -> pd.DataFrame:
-        """One row per study: yi, vi, sei, ci_low, ci_high."""
+        """One row per study: study (label), yi, vi, sei, ci_low, ci_high."""
         low, high = self.ci(level)
         return pd.DataFrame(
             {
+                "study": list(self.labels),
                 "measure": self.measure,
                 "yi": self.yi,
                 "vi": self.vi,
@@ -266,6 +393,306 @@ def smcc(
 
 
 # --------------------------------------------------------------------------------------------
+# escalc: metafor's effect-size calculator, with its measure and argument names
+# --------------------------------------------------------------------------------------------
+
+# arguments each measure needs; "bi|n1i" means either (metafor computes bi = n1i - ai)
+_MEASURE_ARGUMENTS: dict[str, tuple[str, ...]] = {
+    "RR": ("ai", "bi|n1i", "ci", "di|n2i"),
+    "OR": ("ai", "bi|n1i", "ci", "di|n2i"),
+    "RD": ("ai", "bi|n1i", "ci", "di|n2i"),
+    "MD": ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i"),
+    "SMD": ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i"),
+    "ROM": ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i"),
+    "MC": ("m1i", "m2i", "sd1i", "sd2i", "ni", "ri"),
+    "SMCC": ("m1i", "m2i", "sd1i", "sd2i", "ni", "ri"),
+    "SMCR": ("m1i", "m2i", "sd1i", "ni", "ri"),
+    "PLO": ("xi", "ni"),
+}
+MEASURES = tuple(_MEASURE_ARGUMENTS)
+_ZERO_CELL_OPTIONS = ("only0", "all", "if0all", "none")
+
+
+def escalc(
+    measure: str,
+    *,
+    ai: object = None,
+    bi: object = None,
+    ci: object = None,
+    di: object = None,
+    n1i: object = None,
+    n2i: object = None,
+    m1i: object = None,
+    m2i: object = None,
+    sd1i: object = None,
+    sd2i: object = None,
+    ni: object = None,
+    ri: object = None,
+    xi: object = None,
+    data: pd.DataFrame | None = None,
+    slab: Sequence[object] | None = None,
+    add: float = 0.5,
+    to: str = "only0",
+    drop00: bool = False,
+    na_action: str = "fail",
+) -> EffectSizes | pd.DataFrame:
+    """Effect sizes and sampling variances as metafor ``escalc(measure, ...)`` computes them.
+
+    Two groups, 2x2 counts (``ai``/``bi`` events/non-events in group 1, ``ci``/``di`` in group 2;
+    ``n1i``/``n2i`` may replace ``bi``/``di``):
+
+    - ``"RR"`` log risk ratio ``log(p1/p2)``, ``vi = 1/ai - 1/n1i + 1/ci - 1/n2i``;
+    - ``"OR"`` log odds ratio, ``vi = 1/ai + 1/bi + 1/ci + 1/di`` (Woolf 1955);
+    - ``"RD"`` risk difference ``p1 - p2``, ``vi = p1(1-p1)/n1i + p2(1-p2)/n2i``.
+
+    Zero cells as metafor: ``add`` (1/2) is added to all four cells of the studies chosen by
+    ``to`` - ``"only0"`` (studies with a zero cell, the default), ``"all"``, ``"if0all"`` (all
+    studies if any has a zero cell) or ``"none"`` - also for RD, and before ``yi`` and ``vi``
+    are computed; ``drop00=True`` makes studies with no events (or only events) in both groups
+    missing (NaN), so that pooling needs ``na_action="omit"``, as in metafor.
+
+    Two groups, means (``m1i, sd1i, n1i`` vs ``m2i, sd2i, n2i``):
+
+    - ``"MD"`` raw mean difference, ``vi = sd1i^2/n1i + sd2i^2/n2i`` (metafor ``vtype="LS"``);
+    - ``"SMD"`` Hedges' g: ``J(m) (m1i - m2i) / s_pooled`` with ``m = n1i + n2i - 2``,
+      ``s_pooled^2 = ((n1i-1) sd1i^2 + (n2i-1) sd2i^2) / m`` and the exact correction J of
+      :func:`small_sample_correction` (Hedges 1981); ``vi = 1/n1i + 1/n2i + yi^2/(2 (n1i +
+      n2i))`` (metafor's default, ``vtype="LS"``);
+    - ``"ROM"`` log ratio of means ``log(m1i/m2i)``, ``vi = sd1i^2/(n1i m1i^2) +
+      sd2i^2/(n2i m2i^2)`` (Hedges, Gurevitch & Curtis 1999, Ecology 80:1150).
+
+    One group, before/after (metafor: ``m1i``/``sd1i`` later, ``m2i``/``sd2i`` earlier,
+    ``ni``, ``ri``): ``"MC"`` (:func:`mean_change`), ``"SMCC"`` (:func:`smcc`) and ``"SMCR"``
+    (:func:`smcr`, standardised by ``sd1i`` - metafor's documentation passes the pre-test SD
+    there). One group, proportion: ``"PLO"`` (:func:`logit_proportion`, ``xi`` events of
+    ``ni``).
+
+    With ``data`` (a DataFrame), an argument given as a string names a column, and the result is
+    a copy of ``data`` with ``yi`` and ``vi`` columns appended (replaced if present) and
+    ``attrs["measure"]`` set, as metafor appends to its ``data``; otherwise the result is an
+    :class:`EffectSizes` (labels from ``slab``). Missing values: see the module docstring
+    (``na_action``). Formulas: metafor ``escalc`` (Viechtbauer 2010, J Stat Softw 36(3)), checked
+    against it on dat.bcg, dat.nielweise2007 and dat.normand1999 (tests/fixtures/metafor).
+    """
+    if measure not in _MEASURE_ARGUMENTS:
+        raise ValueError(f"escalc: measure must be one of {MEASURES}, got {measure!r}")
+    if to not in _ZERO_CELL_OPTIONS:
+        raise ValueError(f"escalc: to must be one of {_ZERO_CELL_OPTIONS}, got {to!r}")
+    if not np.isfinite(add) or add < 0:
+        raise ValueError(f"escalc: add must be >= 0, got {add!r}")
+    _check_na_action(na_action)
+    given = {
+        name: value
+        for name, value in dict(
+            ai=ai, bi=bi, ci=ci, di=di, n1i=n1i, n2i=n2i, m1i=m1i, m2i=m2i, sd1i=sd1i,
+            sd2i=sd2i, ni=ni, ri=ri, xi=xi,
+        ).items()
+        if value is not None
+    }  # fmt: skip
+    needed = _MEASURE_ARGUMENTS[measure]
+    order = [name for entry in needed for name in entry.split("|")]  # messages follow metafor
+    unused = sorted(set(given) - set(order))
+    if unused:
+        raise ValueError(
+            f"escalc: measure {measure!r} does not use {unused}; it takes {', '.join(needed)} "
+            "('a|b': either)"
+        )
+    for entry in needed:
+        if not any(name in given for name in entry.split("|")):
+            raise ValueError(f"escalc: measure {measure!r} needs {entry.replace('|', ' or ')}")
+    if data is not None and slab is not None:
+        raise ValueError(
+            "escalc: with data=, keep the study labels in a column and pass it on "
+            "(rma(..., slab=data['author']), forest_plot(..., labels=...))"
+        )
+
+    given = {name: given[name] for name in order if name in given}
+    columns, descriptions = _escalc_columns(given, data)
+    k = len(data) if data is not None else max(a.size for a in columns.values())
+    for name, values in columns.items():
+        if values.size == 1 and k > 1:
+            columns[name] = np.full(k, values[0])
+        elif values.size != k:
+            raise ValueError(f"escalc: {descriptions[name]} has {values.size} values for {k} rows")
+    if slab is not None:
+        slab = tuple(str(label) for label in slab)
+        if len(slab) != k:
+            raise ValueError(f"escalc: slab has {len(slab)} labels for {k} rows")
+    row_names: Sequence[object] = list(data.index) if data is not None else list(range(k))
+    keep = _complete_rows(
+        "escalc",
+        {descriptions[name]: values for name, values in columns.items()},
+        row_names,
+        na_action,
+    )
+    kept = {name: values[keep] for name, values in columns.items()}
+    yi, vi, study_n = _escalc_measure(measure, kept, add=add, to=to, drop00=drop00)
+
+    kept_rows = [row for row, flag in zip(row_names, keep, strict=True) if flag]
+    double_zero = np.zeros(yi.size, dtype=bool)
+    if drop00 and measure in ("RR", "OR", "RD"):
+        double_zero = np.isnan(yi) & np.isnan(vi)
+    broken = ~(np.isfinite(yi) & np.isfinite(vi)) & ~double_zero
+    if broken.any():
+        rows = ", ".join(str(kept_rows[i]) for i in np.flatnonzero(broken))
+        hint = (
+            " (a zero cell is left uncorrected: use add > 0 with to='only0')"
+            if measure in ("RR", "OR", "RD", "PLO")
+            else ""
+        )
+        raise ValueError(f"escalc: {measure} is not finite at row(s) {rows}{hint}")
+
+    if data is not None:
+        out = data.loc[keep].copy()
+        out["yi"] = yi
+        out["vi"] = vi
+        out.attrs["measure"] = measure
+        return out
+    if slab is None and not keep.all():
+        slab = _default_slab(np.flatnonzero(keep))  # keep each study's own number
+    elif slab is not None:
+        slab = tuple(label for label, flag in zip(slab, keep, strict=True) if flag)
+    return EffectSizes(yi=yi, vi=vi, measure=measure, slab=slab, ni=study_n)
+
+
+def _escalc_columns(
+    given: Mapping[str, object], data: pd.DataFrame | None
+) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Resolve column names against ``data``; float arrays (NaN = missing) and descriptions."""
+    columns: dict[str, np.ndarray] = {}
+    descriptions: dict[str, str] = {}
+    for name, value in given.items():
+        if isinstance(value, str):
+            if data is None:
+                raise ValueError(f"escalc: {name}={value!r} names a column, but no data= was given")
+            if value not in data.columns:
+                raise ValueError(
+                    f"escalc: data has no column {value!r} (given as {name}); columns: "
+                    f"{list(data.columns)}"
+                )
+            descriptions[name] = f"column {value!r} ({name})"
+            columns[name] = _float_column(descriptions[name], data[value])
+        else:
+            descriptions[name] = repr(name)
+            columns[name] = _float_column(name, value)
+    return columns, descriptions
+
+
+def _escalc_measure(
+    measure: str, a: dict[str, np.ndarray], *, add: float, to: str, drop00: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """yi, vi and total n of complete rows (metafor ``escalc``'s formulas, same order)."""
+    if measure in ("RR", "OR", "RD"):
+        return _two_by_two(measure, a, add=add, to=to, drop00=drop00)
+    if measure in ("MD", "SMD", "ROM"):
+        return _two_group_means(measure, a)
+    if measure == "PLO":
+        effects = logit_proportion(a["xi"], a["ni"], add=add, to=to)
+        return effects.yi, effects.vi, a["ni"]
+    # pre-post: metafor's m1i/sd1i are the later time point, m2i/sd2i the earlier one
+    try:
+        if measure == "MC":
+            effects = mean_change(
+                pre_mean=a["m2i"], post_mean=a["m1i"], pre_sd=a["sd2i"], post_sd=a["sd1i"],
+                n=a["ni"], r=a["ri"],
+            )  # fmt: skip
+        elif measure == "SMCC":
+            effects = smcc(
+                pre_mean=a["m2i"], post_mean=a["m1i"], pre_sd=a["sd2i"], post_sd=a["sd1i"],
+                n=a["ni"], r=a["ri"],
+            )  # fmt: skip
+        else:
+            effects = smcr(
+                pre_mean=a["m2i"], post_mean=a["m1i"], pre_sd=a["sd1i"], n=a["ni"], r=a["ri"]
+            )
+    except ValueError as error:
+        names = "pre_sd = sd1i" if measure == "SMCR" else "pre_sd = sd2i, post_sd = sd1i"
+        raise ValueError(
+            f"escalc({measure!r}): {error} (post_mean = m1i, pre_mean = m2i, {names}, n = ni, "
+            "r = ri)"
+        ) from error
+    return effects.yi, effects.vi, a["ni"]
+
+
+def _two_by_two(
+    measure: str, a: dict[str, np.ndarray], *, add: float, to: str, drop00: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    ai, ci = a["ai"], a["ci"]
+    for name in ("ai", "bi", "ci", "di", "n1i", "n2i"):
+        if name in a:
+            _require(a[name] >= 0, f"escalc: {name} must be >= 0, got {a[name].tolist()}")
+    for events, non_events, total, group in (("ai", "bi", "n1i", 1), ("ci", "di", "n2i", 2)):
+        if non_events in a and total in a:
+            _require(
+                a[total] == a[events] + a[non_events],
+                f"escalc: {total} must equal {events} + {non_events} (group {group})",
+            )
+        if total in a:
+            _require(
+                a[events] <= a[total],
+                f"escalc: {events} must be <= {total}, got {a[events].tolist()} vs "
+                f"{a[total].tolist()}",
+            )
+    bi = a["bi"] if "bi" in a else a["n1i"] - ai
+    di = a["di"] if "di" in a else a["n2i"] - ci
+    ai, bi, ci, di = (cell.astype(float).copy() for cell in (ai, bi, ci, di))
+    _require((ai + bi > 0) & (ci + di > 0), "escalc: every group needs n1i, n2i > 0")
+    study_n = ai + bi + ci + di
+    if drop00:
+        double_zero = ((ai == 0) & (ci == 0)) | ((bi == 0) & (di == 0))
+        for cell in (ai, bi, ci, di):
+            cell[double_zero] = np.nan
+    zero_cell = (ai == 0) | (bi == 0) | (ci == 0) | (di == 0)
+    corrected = {
+        "only0": zero_cell,
+        "all": np.ones_like(zero_cell),
+        "if0all": np.full_like(zero_cell, zero_cell.any()),
+        "none": np.zeros_like(zero_cell),
+    }[to]
+    increment = np.where(corrected, add, 0.0)
+    ai, bi, ci, di = ai + increment, bi + increment, ci + increment, di + increment
+    n1, n2 = ai + bi, ci + di
+    p1, p2 = ai / n1, ci / n2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if measure == "RR":
+            yi = np.log(p1) - np.log(p2)
+            vi = 1 / ai - 1 / n1 + 1 / ci - 1 / n2
+        elif measure == "OR":
+            yi = np.log(p1 / (1 - p1)) - np.log(p2 / (1 - p2))
+            vi = 1 / ai + 1 / bi + 1 / ci + 1 / di
+        else:
+            yi = p1 - p2
+            vi = p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2
+    return yi, vi, study_n
+
+
+def _two_group_means(
+    measure: str, a: dict[str, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    m1, sd1, n1, m2, sd2, n2 = (a[name] for name in ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i"))
+    for name in ("sd1i", "sd2i"):
+        _require(a[name] >= 0, f"escalc: {name} must be >= 0, got {a[name].tolist()}")
+    for name in ("n1i", "n2i"):
+        _require(a[name] > 0, f"escalc: {name} must be > 0, got {a[name].tolist()}")
+    if measure == "MD":
+        return m1 - m2, sd1**2 / n1 + sd2**2 / n2, n1 + n2
+    if measure == "ROM":
+        _require(
+            m1 / m2 > 0,
+            f"escalc: ROM needs means of the same sign (log of m1i/m2i), got m1i = "
+            f"{m1.tolist()}, m2i = {m2.tolist()}",
+        )
+        return np.log(m1 / m2), sd1**2 / (n1 * m1**2) + sd2**2 / (n2 * m2**2), n1 + n2
+    df = n1 + n2 - 2
+    _require(df > 1, f"escalc: SMD needs n1i + n2i > 3, got {(n1 + n2).tolist()}")
+    pooled_sd = np.sqrt(((n1 - 1) * sd1**2 + (n2 - 1) * sd2**2) / df)
+    _require(pooled_sd > 0, "escalc: SMD is undefined where both SDs are 0")
+    yi = small_sample_correction(df) * ((m1 - m2) / pooled_sd)
+    vi = 1 / n1 + 1 / n2 + yi**2 / (2 * (n1 + n2))
+    return yi, vi, n1 + n2
+
+
+# --------------------------------------------------------------------------------------------
 # Recovering the SD of change (and r) from a paired t or p
 # --------------------------------------------------------------------------------------------
 
@@ -296,7 +723,7 @@ def parse_p_value(p_value: float | str) -> tuple[float, bool]:
     return value, relation in ("<", "<=", "≤")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class ChangeSdRecovery:
     """SD of change and pre-post correlation recovered from a paired test of one group."""
 
@@ -309,6 +736,16 @@ class ChangeSdRecovery:
     r_unclipped: float
     r_clipped: bool
     note: str
+
+    def __repr__(self) -> str:
+        source = f"t = {_fixed(self.t)}" if self.p_used is None else f"p = {self.p_used:g}"
+        if self.p_is_bound:
+            source = f"p < {self.p_used:g}"
+        clipped = f", clipped from {_fixed(self.r_unclipped)}" if self.r_clipped else ""
+        return (
+            f"ChangeSdRecovery(from {source} with {self.df} df: sd_change = "
+            f"{_fixed(self.sd_change)}, r = {_fixed(self.r)}{clipped})"
+        )
 
 
 def recover_change_sd(
@@ -527,7 +964,7 @@ def logit_proportion(
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class UnknownPairingComparison:
     """Before/after proportions of one cohort when the paired (discordant) counts are unknown.
 
@@ -550,6 +987,13 @@ class UnknownPairingComparison:
     tables: pd.DataFrame
     pairing_known: bool = False
     note: str = field(default="")
+
+    def __repr__(self) -> str:
+        return (
+            f"UnknownPairingComparison(n = {self.n}: before {self.before_events}/{self.n}, after "
+            f"{self.after_events}/{self.n}; exact McNemar p from {self.p_value_min:.4g} to "
+            f"{self.p_value_max:.4g} over {len(self.tables)} feasible tables)"
+        )
 
 
 def _exact_mcnemar_p(before_only: int, after_only: int) -> float:
