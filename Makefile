@@ -8,7 +8,7 @@ KERNEL := cell-evidence
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help report test lint lab notebooks bench clean
+.PHONY: help report test lint lab notebooks bench clean trial add-report check
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -33,6 +33,23 @@ lint: $(STAMP) ## ruff lint and format check
 
 lab: $(STAMP) ## Open JupyterLab on the project's kernel
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+# Evidence commands (README "Adding a trial"); optional values are passed only when given.
+REPORT_OPTIONS = --file "$(FILE)" --kind "$(KIND)" --citation "$(CITATION)" \
+	$(if $(DOI),--doi "$(DOI)") $(if $(REGISTRY),--registry-id "$(REGISTRY)") \
+	$(if $(ENDS_BEFORE),--evidence-ends-before "$(ENDS_BEFORE)") \
+	$(if $(STARTS_AT),--evidence-starts-at "$(STARTS_AT)")
+
+trial: $(STAMP) ## Start a study: FILE= ID= LABEL= KIND= CITATION= [DOI= REGISTRY= ENDS_BEFORE=]
+	$(PY) -m helpers.evidence.tools new-trial --trial-id "$(ID)" --label "$(LABEL)" \
+		$(if $(REPORT),--report-id "$(REPORT)") $(REPORT_OPTIONS)
+
+add-report: $(STAMP) ## Add a report to a study: TRIAL= REPORT= FILE= KIND= CITATION= [DOI= ...]
+	$(PY) -m helpers.evidence.tools add-report --trial-id "$(TRIAL)" --report-id "$(REPORT)" \
+		$(REPORT_OPTIONS)
+
+check: $(STAMP) ## List every problem of the sheets (SHEET=name.yaml for one)
+	$(PY) -m helpers.evidence.tools check $(SHEET)
 
 notebooks: $(STAMP) ## Re-execute the committed notebooks in place (after changing helpers or data)
 	$(PY) -m helpers.run.notebooks

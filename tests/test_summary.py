@@ -430,3 +430,36 @@ def test_hostile_title_renders_as_text(tmp_path, monkeypatch):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<script>alert" not in page
     assert "Cells &lt;script&gt;" in page  # the title itself, as text
+
+
+def test_values_from_other_reports_are_shown_with_their_report(tables):
+    assert "No value is given by more than one report" in _html(
+        summary.report_versions("cp_nguyen2017", tables)
+    )
+    grown = dict(tables)
+    reports = tables["reports"]
+    press = reports.loc[reports["trial_id"] == "cp_nguyen2017", "report"].iloc[0]
+    grown["reports"] = pd.concat(
+        [
+            reports,
+            reports[reports["report"] == press].assign(report="abstract.txt", kind="abstract"),
+        ]
+    )
+    grown["superseded"] = pd.DataFrame(
+        {
+            "trial_id": ["cp_nguyen2017"],
+            "item": ["patients enrolled"],
+            "field": ["trial.n_enrolled.0"],
+            "value": ["40"],
+            "report": [press],
+            "used_value": ["42"],
+            "used_report": ["abstract.txt"],
+            "agrees": [False],
+            "quote_id": ["cp_nguyen2017-q001"],
+        }
+    )
+    shown = summary.report_versions("cp_nguyen2017", grown)
+    row = shown.loc["patients enrolled"]
+    assert row["value used"] == "42 (abstract)"
+    assert row["other report's value"] == "40 (press report)"
+    assert row["the reports"] == "disagree"

@@ -55,6 +55,11 @@ def processed_dir() -> Path:
     return data_dir() / "processed"
 
 
+def results_dir() -> Path:
+    """Result tables written by the analysis: what pages and comparisons read."""
+    return data_dir() / "results"
+
+
 def context_dir() -> Path:
     """Small cited reference tables (prior meta-analyses) shown beside our estimates."""
     return data_dir() / "context"

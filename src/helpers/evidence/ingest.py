@@ -12,17 +12,14 @@ Run it as ``python -m helpers.evidence.ingest`` or from ``notebooks/01_ingest.ip
 
 from __future__ import annotations
 
-import os
-import shutil
 import sys
-import tempfile
 from collections.abc import Callable, Hashable, Iterable
 from pathlib import Path
 
 import pandas as pd
 
 from helpers import labels, paths
-from helpers.data import TABLES, conform, data_dictionary, empty_frame
+from helpers.data import TABLES, conform, data_dictionary, empty_frame, store
 from helpers.errors import EvidenceInputError
 from helpers.evidence import audit
 from helpers.evidence.located import TrialEvidence, load_evidence
@@ -483,25 +480,7 @@ def build_tables(trials: list[TrialEvidence]) -> dict[str, pd.DataFrame]:
 
 def write_tables(tables: dict[str, pd.DataFrame], output_dir: Path) -> None:
     """Write every table and the data dictionary, replacing ``output_dir`` only on success."""
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}-", dir=output_dir.parent))
-    try:
-        for name, frame in {**tables, "data_dictionary": data_dictionary()}.items():
-            frame.to_csv(staging / f"{name}.csv", index=False, lineterminator="\n")
-        _swap_in(staging, output_dir)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
-def _swap_in(staging: Path, target: Path) -> None:
-    """Replace ``target`` by ``staging`` with two renames; the old copy is removed last."""
-    os.chmod(staging, 0o755)
-    retired = target.with_name(f".{target.name}-retired")
-    shutil.rmtree(retired, ignore_errors=True)
-    if target.exists():
-        target.rename(retired)
-    staging.rename(target)
-    shutil.rmtree(retired, ignore_errors=True)
+    store.write_atomically({**tables, "data_dictionary": data_dictionary()}, output_dir)
 
 
 def run(

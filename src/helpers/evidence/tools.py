@@ -35,7 +35,14 @@ from helpers.errors import EvidenceInputError
 from helpers.evidence import sources
 from helpers.evidence.located import locate_sheet, one_sheet_per_study
 from helpers.evidence.safe_yaml import read_yaml
-from helpers.evidence.schema import SLUG, Problem, sheet_paths, sheet_problems
+from helpers.evidence.schema import (
+    SLUG,
+    Problem,
+    line_of,
+    sheet_paths,
+    sheet_problems,
+    yaml_lines,
+)
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 2, 4
 _RAW_NAME = re.compile(r"^(\d{3,})_[0-9a-f]{16}\.txt$")
@@ -279,6 +286,8 @@ def check_sheets(sheets: Sequence[Path]) -> dict[Path, list[Problem]]:
                 located.append(locate_sheet(sheet, path, manifest, raw_dir, problems))
             except EvidenceInputError as exc:  # a report that is not registered
                 problems.append(Problem(exc.field, exc.expected, exc.got))
+        else:
+            problems += _quote_problems(path, manifest, raw_dir)
         found[path] = problems
     others = [
         path
@@ -294,6 +303,63 @@ def check_sheets(sheets: Sequence[Path]) -> dict[Path, list[Problem]]:
     except EvidenceInputError as exc:
         found.setdefault(Path(exc.file), []).append(Problem(exc.field, exc.expected, exc.got))
     return found
+
+
+def _quote_problems(
+    path: Path, manifest: dict[str, sources.SourceRecord], raw_dir: Path
+) -> list[Problem]:
+    """Quotes not found in their reports, read from a sheet that fails the schema (so that
+    one pass lists both kinds of problem)."""
+    data = read_yaml(path)
+    if not isinstance(data, dict) or not isinstance(data.get("reports"), list):
+        return []
+    documents = {}
+    for ref in data["reports"]:
+        if isinstance(ref, dict) and ref.get("file") in manifest:
+            record = manifest[ref["file"]]
+            documents[str(ref.get("id"))] = sources.read_source(record, raw_dir)
+    lines = yaml_lines(path.read_text(encoding="utf-8"))
+    problems = []
+    for field, entry in _quoted_entries(data):
+        quotes = entry["quote"] if isinstance(entry["quote"], list) else [entry["quote"]]
+        named = entry.get("report")
+        candidates = [documents[named]] if named in documents else list(documents.values())
+        for index, quote in enumerate(quotes):
+            if not isinstance(quote, str) or not candidates:
+                continue
+            suffix = f".quote.{index}" if isinstance(entry["quote"], list) else ".quote"
+            if not any(_found(quote, document) for document in candidates):
+                files = ", ".join(document.file for document in candidates)
+                problems.append(
+                    Problem(
+                        field + suffix,
+                        f"a verbatim quote found in {files}",
+                        quote,
+                        line_of(field + suffix, lines),
+                    )
+                )
+    return problems
+
+
+def _quoted_entries(node: object, path: str = "") -> list[tuple[str, dict]]:
+    found = []
+    if isinstance(node, dict):
+        if "quote" in node:
+            found.append((path, node))
+        for key, value in node.items():
+            found += _quoted_entries(value, f"{path}.{key}" if path else str(key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found += _quoted_entries(value, f"{path}.{index}")
+    return found
+
+
+def _found(quote: str, document: sources.SourceDocument) -> bool:
+    try:
+        sources.locate_quote(quote, document)
+    except EvidenceInputError:
+        return False
+    return True
 
 
 # --------------------------------------------------------------------------- command line

@@ -438,7 +438,7 @@ def _short_rate(row: pd.Series) -> str:
         return f"{term} {count} {estimates.unit_text(row['count_unit'], count)}"
     if _present(row["percent_reported"]):
         return f"{term} {row['percent_reported']}% (denominator not stated)"
-    return f"{term} (no count reported)"
+    return f"{term} (named, no count)"
 
 
 def _trust_text(trial_id: str, tables: dict) -> str:
@@ -966,6 +966,31 @@ def serious_adverse_events(trial_id: str, tables: dict[str, pd.DataFrame]) -> HT
             text += f"; relatedness: {row['relatedness']}"
         items.append(f"{text} {refs(row['quote_id'], trial_id)}")
     return _sentence("Serious adverse events:", items)
+
+
+def report_versions(trial_id: str, tables: dict[str, pd.DataFrame]) -> pd.DataFrame | HTML:
+    """Values that more than one report gives: the version used (most complete report) and
+    the others, saying whether they agree."""
+    _trial(trial_id, tables)
+    rows = _rows(tables, "superseded", trial_id)
+    if rows.empty:
+        return _sentence("No value is given by more than one report of this study.")
+    kinds = _rows(tables, "reports", trial_id).set_index("report")["kind"]
+
+    def from_reports(files: object) -> str:
+        return "; ".join(
+            labels.label("kind", kinds.get(file, "")) for file in str(files).split(";")
+        )
+
+    return pd.DataFrame(
+        {
+            "item": rows["item"],
+            "value used": rows["used_value"] + " (" + rows["used_report"].map(from_reports) + ")",
+            "other report's value": rows["value"] + " (" + rows["report"].map(from_reports) + ")",
+            "the reports": rows["agrees"].map({True: "agree", False: "disagree"}),
+            "sources": [refs(ids, trial_id) for ids in rows["quote_id"]],
+        }
+    ).set_index("item")
 
 
 def safety(trial_id: str, tables: dict[str, pd.DataFrame]) -> pd.DataFrame | HTML:

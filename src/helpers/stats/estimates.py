@@ -54,7 +54,13 @@ PAIRING_UNKNOWN = (
     "unknown: only the number of patients with the finding at each time was reported, not who "
     "changed, so a paired test can only be bounded"
 )
-RATE_BASES = ("per patient", "per administration", "events (not patients)", "unknown denominator")
+RATE_BASES = (
+    "per patient",
+    "per administration",
+    "events (not patients)",
+    "unknown denominator",
+    "named, no count",
+)
 
 _BENEFIT_SIGNS = {"higher": 1.0, "lower": -1.0}
 
@@ -625,10 +631,11 @@ def _rate_text(row: dict, level: float) -> str:
         if _present(row["upper_bound_one_sided"])
         else ""
     )
+    if basis == "named, no count":
+        return "named by the source without a count: no rate"
     if count is None:
         percent = row["percent_reported"]
-        shown = f"{percent}% as reported" if _present(percent) else "no count reported"
-        return f"{shown}; denominator not stated, so no rate can be computed"
+        return f"{percent}% as reported; denominator not stated, so no rate can be computed"
     if basis == "per patient":
         return (
             f"{count}/{denominator} patients = {_percent(row['incidence'])} "
@@ -689,7 +696,11 @@ def adverse_event_rates(adverse_events: pd.DataFrame, *, level: float = LEVEL) -
             "denominator": denominator,
             "denominator_unit": denominator_unit,
             "percent_reported": event["percent_reported"],
-            "rate_basis": _rate_basis(count_unit, denominator, denominator_unit),
+            "rate_basis": (
+                "named, no count"
+                if reported is None and not _present(event["percent_reported"])
+                else _rate_basis(count_unit, denominator, denominator_unit)
+            ),
             "incidence": math.nan,
             "ci_low": math.nan,
             "ci_high": math.nan,

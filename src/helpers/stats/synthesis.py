@@ -156,6 +156,14 @@ def _num(value: float, digits: int = 2) -> str:
     return f"{value:.{digits}f}".replace("-", "−")
 
 
+def _prediction_interval(result: meta.RmaResult) -> str:
+    """'−0.12 to 0.85', or why there is none (an equal-effects model has no between-trial
+    variance to predict with, as in metafor)."""
+    if result.pi_low is None or result.pi_high is None:
+        return "none (equal-effects model)"
+    return f"{_num(result.pi_low)} to {_num(result.pi_high)}"
+
+
 def _interval(estimate: float, low: float, high: float, digits: int = 2) -> str:
     return f"{_num(estimate, digits)} [{_num(low, digits)}, {_num(high, digits)}]"
 
@@ -1003,7 +1011,7 @@ class EfficacySynthesis:
                     f"Pooled SMCR for {domain} in {_condition(condition)}: "
                     f"{_interval(result.estimate, result.ci_low, result.ci_high)} "
                     f"({result.k} trials, {self.method}, {self.test}; I² {result.i2:.0f}%, "
-                    f"prediction interval {_num(result.pi_low)} to {_num(result.pi_high)})."
+                    f"prediction interval {_prediction_interval(result)})."
                 )
         top = usable.loc[usable["yi_benefit"].idxmax()]
         lines.append(
@@ -1083,7 +1091,7 @@ def efficacy_by_domain(
             row.update(
                 {
                     "SMCR [95% CI]": _interval(result.estimate, result.ci_low, result.ci_high),
-                    "prediction interval": f"{_num(result.pi_low)} to {_num(result.pi_high)}",
+                    "prediction interval": _prediction_interval(result),
                     "tau²": f"{result.tau2:.3f}",
                     "I² (%)": f"{result.i2:.0f}",
                 }
@@ -1562,9 +1570,7 @@ def heterogeneity(
                 "pooled": row.pooled,
                 "tau²": f"{result.tau2:.3f}" if result else "—",
                 "I² (%)": f"{result.i2:.0f}" if result else "—",
-                "prediction interval": f"{_num(result.pi_low)} to {_num(result.pi_high)}"
-                if result
-                else "—",
+                "prediction interval": _prediction_interval(result) if result else "—",
                 "why": f"{efficacy.method}, {efficacy.test}" if result else row.reason,
             }
         )

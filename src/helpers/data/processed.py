@@ -1,34 +1,12 @@
-"""The processed tables: their columns, types and meaning, and a typed loader.
+"""The processed tables (``data/processed/``): what ingestion writes, column by column.
 
-``TABLES`` is the single definition of ``data/processed/``: ingestion writes the columns in
-this order and the data dictionary from these descriptions; :func:`load` reads them back
-with these dtypes. Notebooks and analysts call :func:`load` (or :func:`load_all`) instead
-of reading CSV paths by hand.
-
->>> from helpers import data
->>> outcomes = data.load("outcomes")          # doctest: +SKIP
+Each table is a tuple of :class:`~helpers.data.store.Column` (name, pandas dtype, meaning);
+ingestion writes the columns in this order and the data dictionary from these descriptions.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-
-import pandas as pd
-
-from helpers import paths
-
-
-@dataclass(frozen=True)
-class Column:
-    name: str
-    dtype: str  # pandas dtype: "string", "Int64", "Float64", "boolean"
-    description: str
-
-
-def _columns(*specs: tuple[str, str, str]) -> tuple[Column, ...]:
-    return tuple(Column(*spec) for spec in specs)
-
+from helpers.data.store import Column, columns
 
 STAT_COLUMNS = (
     ("n", "Int64", "number of patients measured"),
@@ -52,8 +30,8 @@ TRACE_COLUMNS = (
     ("derived", "string", "how a value not written in the quote was obtained (empty if none)"),
 )
 
-TABLES: dict[str, tuple[Column, ...]] = {
-    "trials": _columns(
+PROCESSED: dict[str, tuple[Column, ...]] = {
+    "trials": columns(
         ("trial_id", "string", "study identifier (file stem of its extraction sheet)"),
         ("label", "string", "how pages name the study, e.g. 'Smith 2026'"),
         ("title", "string", "title, or the aim sentence when the report has none"),
@@ -119,7 +97,7 @@ TABLES: dict[str, tuple[Column, ...]] = {
         ("n_doses", "Int64", "dose rows in doses.csv (0: no report gives a dose)"),
         ("n_quotes", "Int64", "verbatim quotes located for this study"),
     ),
-    "reports": _columns(
+    "reports": columns(
         ("trial_id", "string", "study identifier"),
         ("report_id", "string", "the report's short name in the sheet"),
         ("report", "string", "raw file of the report (data/raw/sources.yaml)"),
@@ -141,14 +119,14 @@ TABLES: dict[str, tuple[Column, ...]] = {
         ("registry_id", "string", "trial registry identifier named by the report"),
         ("n_quotes", "Int64", "quotes located in this report"),
     ),
-    "trial_facts": _columns(
+    "trial_facts": columns(
         ("trial_id", "string", "study identifier"),
         ("field", "string", "sheet field path, e.g. intervention.route"),
         ("value", "string", "value used (text); empty when not reported"),
         ("not_reported", "string", "why no report gives a value (empty when reported)"),
         *TRACE_COLUMNS,
     ),
-    "doses": _columns(
+    "doses": columns(
         ("trial_id", "string", "study identifier"),
         ("administration", "string", "which administration ('1st', '2nd'); empty: every one"),
         ("value", "Float64", "dose (mean where reported with a spread)"),
@@ -158,7 +136,7 @@ TABLES: dict[str, tuple[Column, ...]] = {
         ("basis", "string", "per_kg | per_administration_total | per_patient_total"),
         *TRACE_COLUMNS,
     ),
-    "characteristics": _columns(
+    "characteristics": columns(
         ("trial_id", "string", "study identifier"),
         ("group", "string", "baseline (participants) | product (cell preparation)"),
         ("label", "string", "characteristic"),
@@ -166,7 +144,7 @@ TABLES: dict[str, tuple[Column, ...]] = {
         *STAT_COLUMNS,
         *TRACE_COLUMNS,
     ),
-    "outcomes": _columns(
+    "outcomes": columns(
         ("trial_id", "string", "study identifier"),
         ("outcome_id", "string", "outcome identifier, unique within the study"),
         ("outcome", "string", "short name of the outcome, e.g. 'GMFM total'"),
@@ -199,7 +177,7 @@ TABLES: dict[str, tuple[Column, ...]] = {
         ("p_reported", "string", "p-value versus baseline exactly as written"),
         *TRACE_COLUMNS,
     ),
-    "outcome_narratives": _columns(
+    "outcome_narratives": columns(
         ("trial_id", "string", "study identifier"),
         ("outcome_id", "string", "outcome identifier"),
         ("outcome", "string", "short name of the outcome"),
@@ -212,7 +190,7 @@ TABLES: dict[str, tuple[Column, ...]] = {
         ("significant", "boolean", "whether the source claims statistical significance"),
         *TRACE_COLUMNS,
     ),
-    "adverse_events": _columns(
+    "adverse_events": columns(
         ("trial_id", "string", "study identifier"),
         ("term", "string", "adverse event"),
         ("serious", "boolean", "the source calls it serious or severe"),
@@ -226,20 +204,20 @@ TABLES: dict[str, tuple[Column, ...]] = {
         ("note", "string", "extractor's note"),
         *TRACE_COLUMNS,
     ),
-    "appraisal": _columns(
+    "appraisal": columns(
         ("trial_id", "string", "study identifier"),
         ("item", "string", "JBI case-series checklist item (q1-q10)"),
         ("question", "string", "checklist question"),
         ("answer", "string", "yes | no | unclear | not_applicable"),
         ("reason", "string", "one-line justification"),
     ),
-    "limitations": _columns(
+    "limitations": columns(
         ("trial_id", "string", "study identifier"),
         ("limitation", "string", "limitation stated by the source"),
         ("report", "string", "raw file of the report stating it"),
         ("quote_id", "string", "provenance key"),
     ),
-    "superseded": _columns(
+    "superseded": columns(
         ("trial_id", "string", "study identifier"),
         ("item", "string", "what the value is about, in words"),
         ("field", "string", "sheet field path of the version not used"),
@@ -250,7 +228,7 @@ TABLES: dict[str, tuple[Column, ...]] = {
         ("agrees", "boolean", "the two versions say the same"),
         ("quote_id", "string", "provenance key(s) of the version not used"),
     ),
-    "provenance": _columns(
+    "provenance": columns(
         ("quote_id", "string", "provenance key"),
         ("trial_id", "string", "study identifier"),
         ("report", "string", "raw file the quote was located in"),
@@ -261,7 +239,7 @@ TABLES: dict[str, tuple[Column, ...]] = {
         ("start", "Int64", "character offset of the match in the normalised report text"),
         ("end", "Int64", "end offset (exclusive) of the match"),
     ),
-    "checks": _columns(
+    "checks": columns(
         ("trial_id", "string", "study identifier"),
         (
             "check",
@@ -274,7 +252,7 @@ TABLES: dict[str, tuple[Column, ...]] = {
         ("field", "string", "sheet field path the check looked at"),
         ("message", "string", "what was found, with the evidence"),
     ),
-    "coverage": _columns(
+    "coverage": columns(
         ("trial_id", "string", "study identifier"),
         ("report", "string", "raw file of the report"),
         ("number", "string", "number in the report's results that no sheet value captured"),
@@ -282,47 +260,3 @@ TABLES: dict[str, tuple[Column, ...]] = {
         ("context", "string", "surrounding text"),
     ),
 }
-
-
-def empty_frame(table: str) -> pd.DataFrame:
-    """A typed, empty table with the documented columns."""
-    return pd.DataFrame({c.name: pd.Series(dtype=c.dtype) for c in TABLES[table]})
-
-
-def conform(table: str, frame: pd.DataFrame) -> pd.DataFrame:
-    """Order and type ``frame``'s columns as documented; unknown or missing columns are errors."""
-    expected = [c.name for c in TABLES[table]]
-    if sorted(frame.columns) != sorted(expected):
-        missing = sorted(set(expected) - set(frame.columns))
-        extra = sorted(set(frame.columns) - set(expected))
-        raise ValueError(f"table {table}: missing columns {missing}, unexpected {extra}")
-    if frame.empty:
-        return empty_frame(table)
-    return frame[expected].astype({c.name: c.dtype for c in TABLES[table]})
-
-
-def data_dictionary() -> pd.DataFrame:
-    """One row per column of every processed table."""
-    rows = [
-        {"table": table, "column": c.name, "dtype": c.dtype, "description": c.description}
-        for table, columns in TABLES.items()
-        for c in columns
-    ]
-    return pd.DataFrame(rows, dtype="string")
-
-
-def load(table: str, directory: Path | None = None) -> pd.DataFrame:
-    """Read one processed table with its documented dtypes."""
-    if table not in TABLES:
-        raise KeyError(f"unknown table {table!r}; tables are {sorted(TABLES)}")
-    path = (directory or paths.processed_dir()) / f"{table}.csv"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: run the ingestion (make report) first")
-    dtypes = {c.name: c.dtype for c in TABLES[table]}
-    frame = pd.read_csv(path, dtype=dtypes, keep_default_na=False, na_values=[""])
-    return conform(table, frame)
-
-
-def load_all(directory: Path | None = None) -> dict[str, pd.DataFrame]:
-    """Every processed table, keyed by name."""
-    return {table: load(table, directory) for table in TABLES}
