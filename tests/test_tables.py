@@ -215,3 +215,14 @@ def test_repr_names_the_table():
     assert repr(Table(pd.DataFrame({"a": [1, 2]}), caption="Counts")) == (
         "<Table 'Counts': 2 rows × 1 columns>"
     )
+
+
+def test_the_plain_text_stand_in_is_a_short_preview_with_the_caption():
+    shell = FakeShell()
+    tables.install(shell)
+    frame = tables.captioned(pd.DataFrame({"a": range(100), "b": ["x" * 60] * 100}), "Counts")
+    data, _ = shell.display_formatter.format(frame)
+    assert data["text/plain"] == tables.frame_preview(frame)
+    lines = data["text/plain"].splitlines()
+    assert lines[0] == "Counts" and lines[-1] == "[100 rows x 2 columns]"
+    assert len(lines) < 20 and max(map(len, lines)) < 60

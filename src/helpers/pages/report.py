@@ -143,13 +143,9 @@ def verification_statement(tables: dict[str, pd.DataFrame]) -> str:
 def setup_display() -> None:
     """Notebook display for the site: captioned tables, figures with alt text and a PNG.
 
-    Tables render through :mod:`helpers.pages.tables` (HTML); the plain-text fallback that
-    notebooks also store is kept short, since no reader sees it.
+    Tables render through :mod:`helpers.pages.tables` (HTML, with a short plain-text preview
+    beside it); figures through :mod:`helpers.pages.figures`.
     """
-    pd.set_option("display.max_rows", 500)
-    pd.set_option("display.max_columns", 50)
-    pd.set_option("display.max_colwidth", 40)
-    pd.set_option("display.width", 120)
     pd.set_option("display.float_format", "{:.4g}".format)
     display_tables.install()
     figures.install()

@@ -357,8 +357,30 @@ def frame_html(frame: pd.DataFrame | pd.Series) -> str:
     )
 
 
+PREVIEW_ROWS, PREVIEW_COLUMNS, PREVIEW_WIDTH = 10, 6, 24
+
+
+def frame_preview(frame: pd.DataFrame | pd.Series) -> str:
+    """The plain-text stand-in a notebook stores beside a table's HTML: caption and a preview.
+
+    Readers see the HTML; the text only has to say what the table is (it keeps committed
+    notebooks small).
+    """
+    caption = frame.attrs.get(CAPTION)
+    text = frame.to_string(
+        max_rows=PREVIEW_ROWS,
+        max_cols=PREVIEW_COLUMNS,
+        max_colwidth=PREVIEW_WIDTH,
+        show_dimensions=True,
+    )
+    return f"{caption}\n{text}" if caption else text
+
+
 def install(shell=None) -> None:
-    """Render every DataFrame and Series a notebook shows through :func:`frame_html`."""
+    """Render every DataFrame and Series a notebook shows through :func:`frame_html`.
+
+    Their plain-text form becomes :func:`frame_preview`.
+    """
     if shell is None:
         try:
             from IPython import get_ipython
@@ -367,6 +389,11 @@ def install(shell=None) -> None:
         shell = get_ipython()
     if shell is None:
         return
-    formatter = shell.display_formatter.formatters["text/html"]
-    formatter.for_type(pd.DataFrame, frame_html)
-    formatter.for_type(pd.Series, frame_html)
+    formatters = shell.display_formatter.formatters
+    for kind in (pd.DataFrame, pd.Series):
+        formatters["text/html"].for_type(kind, frame_html)
+        formatters["text/plain"].for_type(kind, _pretty_preview)
+
+
+def _pretty_preview(frame: pd.DataFrame | pd.Series, printer, cycle: bool) -> None:
+    printer.text(frame_preview(frame))
