@@ -89,10 +89,12 @@ def test_compact_svg_keeps_referenced_ids_text_and_drops_the_rest():
         '<svg width="10pt" height="5pt">\n  <metadata>rdf</metadata>\n'
         '  <defs><clipPath id="p1"><rect x="0.123456" y="1"/></clipPath></defs>\n'
         '  <g id="text_1" clip-path="url(#p1)">\n    <text x="1.987654">  12.34567 mmHg</text>\n  </g>\n'
-        '  <use xlink:href="#m2"/><path id="m2" d="M 0 0 \n L 1.555555 2 "/>\n</svg>'
+        '  <use xlink:href="#m2"/><path id="m2" d="M 0 0 \n L 1.555555 2 "/>\n'
+        '  <g id="pooled-interval"><path d="M 0 0"/></g>\n</svg>'
     )
     compact = figures.compact_svg(raw)
     assert 'id="p1"' in compact and 'id="m2"' in compact and 'id="text_1"' not in compact
+    assert 'id="pooled-interval"' in compact  # set with set_gid: a hook for tests and styles
     assert 'x="0.12"' in compact and 'x="1.98"' in compact and 'd="M 0 0 L 1.55 2"' in compact
     assert ">  12.34567 mmHg</text>" in compact  # what a reader sees is never rounded
     assert "<metadata>" not in compact and ">\n" not in compact.rstrip("\n")

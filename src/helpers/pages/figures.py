@@ -233,6 +233,14 @@ _METADATA = re.compile(r"<metadata>.*?</metadata>\s*", re.DOTALL)
 
 
 _STYLE = re.compile(r' style="([^"]*)"')
+_GENERATED_ID = re.compile(r"[A-Za-z][\w.]*_\d+")  # matplotlib's own: text_3, axes_1, line2d_12
+
+
+def _unused_generated(identifier: str, referenced: set[str]) -> bool:
+    """An id matplotlib made up that nothing points to (ids set with ``set_gid`` stay)."""
+    return identifier not in referenced and _GENERATED_ID.fullmatch(identifier) is not None
+
+
 _IDENTITY_ROTATION = re.compile(r' transform="rotate\(-?0 [\d.\-]+ [\d.\-]+\)"')
 
 
@@ -240,9 +248,9 @@ def compact_svg(text: str) -> str:
     """Matplotlib's SVG without what a browser does not need, drawing exactly the same.
 
     Inside tags only (never in text a reader sees): numbers rounded to two decimals (0.01 pt),
-    ``id`` attributes nothing refers to removed, rotations by 0° removed, runs of whitespace
-    collapsed; a ``style`` used by several elements becomes a class in one stylesheet.
-    Whitespace between tags and the RDF metadata block go.
+    ids matplotlib generated that nothing refers to removed (``set_gid`` ids stay), rotations
+    by 0° removed, runs of whitespace collapsed; a ``style`` used by several elements becomes
+    a class in one stylesheet. Whitespace between tags and the RDF metadata block go.
     """
     text = _METADATA.sub("", text)
     referenced = set(re.findall(r"#([\w.-]+)\)?", text))
@@ -252,7 +260,7 @@ def compact_svg(text: str) -> str:
         if tag.startswith(("<!", "<?")):  # the XML declaration and DOCTYPE stay as written
             return tag
         tag = _DECIMALS.sub(r"\1", tag)
-        tag = _ID.sub(lambda m: m.group() if m.group(1) in referenced else "", tag)
+        tag = _ID.sub(lambda m: "" if _unused_generated(m.group(1), referenced) else m.group(), tag)
         tag = _IDENTITY_ROTATION.sub("", re.sub(r"\s+", " ", tag).replace(" />", "/>"))
         return re.sub(r'="\s*([^"]*?)\s*"', r'="\1"', tag)  # no spaces at a value's ends
 
