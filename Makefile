@@ -8,7 +8,7 @@ KERNEL := cell-evidence
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help report test lint lab notebooks bench clean trial add-report check
+.PHONY: help report pdf test lint lab notebooks bench clean trial add-report check
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -23,6 +23,9 @@ $(STAMP): pyproject.toml
 
 report: $(STAMP) ## Regenerate data/processed and reports/ (incremental; FORCE=1 reruns all)
 	$(PY) -m helpers.run.pipeline $(if $(FORCE),--force,)
+
+pdf: report ## Print the synthesis and trial pages to build/supplement.pdf (A4, headless Chromium)
+	$(PY) -m helpers.pages.pdf
 
 test: $(STAMP) lint ## Lint, unit tests and nbval on the committed notebooks
 	$(PY) -m pytest

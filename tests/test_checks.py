@@ -171,3 +171,18 @@ def test_coverage_compares_numerically_and_respects_sign():
     text = "from 0.50 to 1.3 and −1.3"
     assert coverage(text, [0.5, 1.3]) == [("-1.3", text.index("−1.3"))]
     assert coverage(text, ["1.3"], ignore=["0.5", "-1.3"]) == []
+
+
+@pytest.mark.parametrize(
+    "noise",
+    [
+        "doi:10.1016/j.clineuro.2021.106565.",
+        "https://doi.org/10.1186/s13287-023-03349-w)",
+        "the ISCSCI-92 classification",
+        "GMFM-88 and GMFM-66 scores",
+        "the SF-36 and EQ-5D questionnaires",
+    ],
+)
+def test_coverage_ignores_dois_and_instrument_names(noise):
+    text = f"Scores improved in 12 patients ({noise}) after treatment."
+    assert coverage(text, []) == [("12", text.index("12"))]

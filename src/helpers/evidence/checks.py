@@ -271,12 +271,16 @@ def counts_within_denominator(count: int, denominator: int) -> CheckResult:
 
 # --------------------------------------------------------------------------- coverage
 
-# Reference citations "[26]", "[7, 8]", "[13–16, 30–38]"; figure/table labels; ordinals.
+# Reference citations "[26]", "[7, 8]", "[13–16, 30–38]"; figure/table labels; ordinals;
+# DOIs ("doi:10.1016/j.clineuro.2021.106565"); names of scales and instruments that contain
+# digits ("ISCSCI-92", "GMFM-88", "SF-36": two or more capitals, a hyphen, the digits).
 _IGNORED_SPANS = re.compile(
     r"\[\s*\d+(?:\s*[-–—,]\s*\d+)*\s*\]"
     r"|\b(?:Tables?|Figs?\.?|Figures?|Additional files?|Supplementary (?:Tables?|Figures?|files?))"
     r"\s*\d+[A-Za-z]?(?:\s*(?:and|,|–|-)\s*\d+[A-Za-z]?)*"
     r"|\b\d+(?:st|nd|rd|th)\b"
+    r"|\b10\.\d{4,9}/[^\s\"<>]*[^\s\"<>.,;:)\]]"
+    r"|\b[A-Z][A-Za-z]*[A-Z][A-Za-z]*-\d+[A-Za-z]?\b"
 )
 
 
@@ -289,8 +293,10 @@ def coverage(
     it). Tokens are compared numerically with ``captured_numbers`` and ``ignore`` (so "0.50"
     counts as captured by 0.5; "-1.3" is not captured by 1.3). Never reported: reference citations
     in square brackets ("[26]", "[13–19]"), figure/table/additional-file labels ("Table 2",
-    "Fig. 3", "Additional file 1") and ordinals ("2nd infusion", "4th lumbar"). Identifiers
-    glued to letters (H2O, CD34, NCT05472428) are never number tokens in the first place.
+    "Fig. 3", "Additional file 1"), ordinals ("2nd infusion", "4th lumbar"), DOIs
+    ("doi:10.1016/j.clineuro.2021.106565") and instrument names with digits ("ISCSCI-92",
+    "GMFM-88"). Identifiers glued to letters (H2O, CD34, NCT05472428) are never number
+    tokens in the first place.
     """
     known = {number_value(value) for value in captured_numbers}
     known |= {number_value(value) for value in ignore}

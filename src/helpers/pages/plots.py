@@ -1,8 +1,8 @@
-"""Figures for the reviewer pages: one deterministic, crisp (SVG) style for every plot.
+"""Figures for the reviewer pages: one deterministic style for every plot.
 
-:func:`setup` is called once at the top of every notebook. It makes figures vector (SVG)
-in notebooks and in the rendered HTML, and removes what would make two renders differ:
-the SVG ``Date`` metadata and the random salt of SVG element ids.
+:func:`setup` is called once at the top of every notebook: the seaborn theme, and the output
+of :mod:`helpers.pages.figures` (SVG with text as text for the site, a PNG beside it for
+JupyterLab, alt text from :func:`figures.describe`, nothing that differs between runs).
 
 Plot functions build a bare :class:`matplotlib.figure.Figure` (never through ``pyplot``), so
 no figure is registered with pyplot and none is shown behind the caller's back: a notebook
@@ -22,6 +22,8 @@ import seaborn as sns
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from helpers.pages import figures
+
 PALETTE = "colorblind"
 FIGURE_DPI = 100
 
@@ -38,22 +40,10 @@ def new_figure(**kwargs) -> Figure:
 
 
 def setup() -> None:
-    """Deterministic SVG output with the project's seaborn style."""
+    """The project's seaborn style; notebooks show figures as SVG + PNG with alt text."""
     sns.set_theme(style="whitegrid", palette=PALETTE, font_scale=0.9)
-    mpl.rcParams.update(
-        {
-            "svg.hashsalt": "cell-evidence",  # fixed ids for clip paths and glyphs
-            "svg.fonttype": "path",  # text as outlines: identical rendering in every browser
-            "figure.dpi": FIGURE_DPI,
-            "savefig.bbox": "tight",
-            "axes.titlesize": "medium",
-        }
-    )
-    try:
-        from matplotlib_inline.backend_inline import set_matplotlib_formats
-    except ImportError:  # outside IPython there is no inline backend to configure
-        return
-    set_matplotlib_formats("svg", metadata={"Date": None})
+    mpl.rcParams.update({"figure.dpi": FIGURE_DPI, "axes.titlesize": "medium"})
+    figures.install()  # after the theme: its font and SVG settings win
 
 
 # --------------------------------------------------------------------------------------------
@@ -203,7 +193,30 @@ def intervention_timeline(
     title = f"{len(administrations) if not admin_note else '?'} × {what}".strip(" ×")
     ax.set_title(title + (f" ({admin_note})" if admin_note else ""), loc="left")
     ax.grid(axis="y", visible=False)
-    return figure
+    return figures.describe(figure, _timeline_alt(administrations, admin_note, months, end_label))
+
+
+def _months_text(months: Iterable[float]) -> str:
+    values = [f"{m:g}" for m in months]
+    if len(values) <= 1:
+        return f"month {values[0]}" if values else "no month"
+    return "months " + ", ".join(values[:-1]) + " and " + values[-1]
+
+
+def _timeline_alt(
+    administrations: list[float], admin_note: str, assessments: list[float], end_label: str
+) -> str:
+    count = len(administrations)
+    given = (
+        f"{count} cell administration{'s' if count != 1 else ''} at {_months_text(administrations)}"
+    )
+    seen = (
+        f"assessments with numbers at {_months_text(assessments)}"
+        if assessments
+        else "no assessment reported with numbers"
+    )
+    note = f" ({admin_note})" if admin_note else ""
+    return f"Timeline in months since the first administration: {given}{note}; {seen}; {end_label}."
 
 
 def _panel_title(row: pd.Series) -> str:
@@ -342,4 +355,10 @@ def outcome_small_multiples(outcomes_for_trial: pd.DataFrame, columns: int = 3) 
         ax.yaxis.label.set_size(7)
     for ax in axes[len(groups) :]:
         figure.delaxes(ax)
-    return figure
+    names = "; ".join(" ".join(_panel_title(group.iloc[0]).split()) for group in groups)
+    return figures.describe(
+        figure,
+        f"Each outcome over months since the first administration, one panel per outcome "
+        f"({len(groups)} panel{'s' if len(groups) != 1 else ''}): {names}. Means with ± SD, "
+        "medians with their range, percentages with exact 95% intervals; n at every point.",
+    )

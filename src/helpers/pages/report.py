@@ -1,23 +1,61 @@
-"""Tables and text for display: what notebooks show to reviewers, built from processed tables.
+"""The data-quality report (the ingestion page, for maintainers) and shared display helpers.
 
-Every function returns a DataFrame (rendered by pandas, which escapes cell text) or an
-``IPython.display.HTML`` built with :func:`html.escape` on every value that comes from data,
-so a title containing ``<script>`` renders as text.
+Every function returns a captioned DataFrame (rendered by :mod:`helpers.pages.tables`, which
+escapes cell text) or an ``IPython.display.HTML`` built with :func:`html.escape` on every value
+that comes from data, so a title containing ``<script>`` renders as text. Trials are named by
+their extraction sheet (``<trial_id>.yaml``), the file a maintainer opens to fix a finding, and
+places in a sheet in words ("outcome 3 › timepoint 1" for ``outcomes.2.timepoints.0``).
 """
 
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterable
 
 import pandas as pd
 from IPython.display import HTML
 
+from helpers.pages import figures
+from helpers.pages import tables as display_tables
+from helpers.pages.tables import captioned
+
 SEVERITY_ORDER = {"warning": 0, "info": 1}
+SHEET = "sheet"
+
+
+def sheet_name(trial_id: str) -> str:
+    """The extraction sheet of a trial (its file name is the trial id)."""
+    return f"{trial_id}.yaml"
+
+
+def words(identifier: object) -> str:
+    """A stored identifier as words: ``"derived_value"`` -> ``"derived value"``."""
+    return str(identifier).replace("_", " ")
+
+
+def field_label(path: object) -> str:
+    """A place in an extraction sheet in words, counting list items from 1.
+
+    >>> field_label("outcomes.2.timepoints.0")
+    'outcome 3 › timepoint 1'
+    >>> field_label("trial.n_safety")
+    'trial › n safety'
+    """
+    parts = str(path).split(".")
+    labels: list[str] = []
+    for part in parts:
+        if part.isdigit() and labels:
+            name = labels.pop()
+            name = re.sub(r"ies$", "y", name) if name.endswith("ies") else name.removesuffix("s")
+            labels.append(f"{name} {int(part) + 1}")
+        else:
+            labels.append(words(part))
+    return " › ".join(labels)
 
 
 def ingestion_overview(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """One row per trial: what was extracted and verified, and how many flags it raised."""
+    """One row per sheet: what was extracted and verified, and how many flags it raised."""
     trials = tables["trials"].set_index("trial_id")
 
     def per_trial(table: str, **filters: object) -> pd.Series:
@@ -28,8 +66,8 @@ def ingestion_overview(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
     overview = pd.DataFrame(
         {
-            "source kind": trials["source_kind"],
-            "condition": trials["condition"],
+            "source kind": trials["source_kind"].map(words),
+            "condition": trials["condition"].map(words),
             "quotes located": trials["n_quotes"],
             "outcomes": tables["outcomes"].groupby("trial_id")["outcome_id"].nunique(),
             "outcome timepoints": per_trial("outcomes"),
@@ -43,25 +81,36 @@ def ingestion_overview(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     )
     counts = overview.columns.drop(["source kind", "condition"])
     overview[counts] = overview[counts].fillna(0).astype("int64")
-    overview.index.name = "trial"
-    return overview
+    overview.index = overview.index.map(sheet_name).rename(SHEET)
+    return captioned(overview, "What was extracted from each source and verified, per sheet")
 
 
 def flags(checks: pd.DataFrame, trial_id: str | None = None) -> pd.DataFrame:
-    """Consistency findings, warnings first, for one trial or all."""
+    """Consistency findings, warnings first, for one trial or all; places in words."""
     frame = checks if trial_id is None else checks[checks["trial_id"] == trial_id]
     order = frame["severity"].map(SEVERITY_ORDER)
     frame = frame.assign(_order=order).sort_values(["_order", "trial_id", "check"], kind="stable")
-    columns = ["severity", "check", "field", "message"]
+    frame = frame.assign(
+        check=frame["check"].map(words),
+        field=frame["field"].map(field_label),
+        **{SHEET: frame["trial_id"].map(sheet_name)},
+    ).rename(columns={"field": "where in the sheet"})
+    columns = ["severity", "check", "where in the sheet", "message"]
+    caption = "Consistency findings of the ingestion, warnings first"
     if trial_id is None:
-        return frame[["trial_id", *columns]].set_index("trial_id")
-    return frame[columns].set_index("severity")
+        return captioned(frame[[SHEET, *columns]].set_index(SHEET), caption)
+    return captioned(frame[columns].set_index("severity"), caption)
 
 
 def uncaptured(coverage: pd.DataFrame, trial_id: str | None = None) -> pd.DataFrame:
     """Numbers in a source's results that no sheet value captured, with context."""
     frame = coverage if trial_id is None else coverage[coverage["trial_id"] == trial_id]
-    return frame.set_index("trial_id")
+    frame = frame.assign(trial_id=frame["trial_id"].map(sheet_name)).rename(
+        columns={"trial_id": SHEET, "offset": "position (characters into the source)"}
+    )
+    return captioned(
+        frame.set_index(SHEET), "Numbers in the results that no extracted value captured"
+    )
 
 
 def paragraphs(lines: Iterable[str]) -> HTML:
@@ -92,19 +141,22 @@ def verification_statement(tables: dict[str, pd.DataFrame]) -> str:
 
 
 def setup_display() -> None:
-    """Show whole tables (reviewers read every row) with stable number formatting."""
-    pd.set_option("display.max_rows", 500)
-    pd.set_option("display.max_columns", 50)
-    pd.set_option("display.max_colwidth", 400)
-    pd.set_option("display.width", 200)
+    """Notebook display for the site: captioned tables, figures with alt text and a PNG.
+
+    Tables render through :mod:`helpers.pages.tables` (HTML, with a short plain-text preview
+    beside it); figures through :mod:`helpers.pages.figures`.
+    """
     pd.set_option("display.float_format", "{:.4g}".format)
+    display_tables.install()
+    figures.install()
 
 
 def table_sizes(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Rows and columns of each processed table."""
-    return pd.DataFrame(
+    """Rows and columns of each processed table (its CSV file)."""
+    sizes = pd.DataFrame(
         {
-            "rows": {name: len(frame) for name, frame in tables.items()},
-            "columns": {name: frame.shape[1] for name, frame in tables.items()},
+            "rows": {f"{name}.csv": len(frame) for name, frame in tables.items()},
+            "columns": {f"{name}.csv": frame.shape[1] for name, frame in tables.items()},
         }
     ).rename_axis("table")
+    return captioned(sizes, "The processed tables: rows and columns of each file")

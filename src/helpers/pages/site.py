@@ -1,25 +1,41 @@
-"""The reviewer site: notebook pages rendered without code, and the index that links them.
+"""The reviewer site: one look for every page, notebook pages without code, and the index.
 
-Pages are self-contained: nbconvert's lab template with every script, widget and CDN
-resource removed (``templates/reviewer``), figures embedded inline. The index is built here
-from the processed tables with every data value escaped. Nothing in a page depends on the
-clock, so two regenerations from the same inputs are byte-identical.
+Every page is one self-contained HTML document built by :func:`page_html`: the project's own
+stylesheet (``style.css``) inline, an inline favicon, a distinct ``<title>``, the shared header
+linking the site's sections, and no script or network resource. Notebook pages get their body
+from nbconvert's base templates through ``templates/reviewer`` (markdown and outputs only:
+no code, no prompts); tables and figures arrive already rendered by
+:mod:`helpers.pages.tables` and :mod:`helpers.pages.figures`. The index is built here from the
+processed tables with every data value escaped. Nothing in a page depends on the clock, so
+two regenerations from the same inputs are byte-identical.
 """
 
 from __future__ import annotations
 
+import base64
 import functools
 import html
+import re
 import subprocess
+from collections.abc import Iterable
+from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
 import nbformat
 import pandas as pd
+from markupsafe import Markup
 
 from helpers import paths
+from helpers.pages import tables
 
 TEMPLATES = Path(__file__).parent / "templates"
+STYLESHEET = Path(__file__).parent / "style.css"
+SITE_NAME = "Cell therapy evidence"
+SITE_TITLE = (
+    "Cell therapy for the neurological sequelae of spina bifida, cerebral palsy and spinal "
+    "cord injury: what the published trials show"
+)
 PINNED_FOR_PROVENANCE = (
     "numpy",
     "scipy",
@@ -30,32 +46,138 @@ PINNED_FOR_PROVENANCE = (
     "papermill",
     "nbconvert",
 )
+INDEX = "index.html"
 
-REVIEWER_CSS = """
-body { max-width: 1200px; margin: 0 auto; }
-.reviewer-nav { padding: 0.6em 1em; font-family: system-ui, sans-serif; }
-.reviewer-nav a { text-decoration: none; }
-/* Wide tables scroll inside their cell instead of being cut at the page edge. */
-.jp-OutputArea-output { overflow-x: auto; }
-.jp-OutputArea-output table { font-size: 0.85em; }
-/* Text columns read left-aligned; pandas right-aligns every cell. */
-.jp-RenderedHTMLCommon td, .jp-RenderedHTMLCommon th,
-.jp-RenderedHTMLCommon thead tr { text-align: left !important; vertical-align: top; }
-"""
 
-INDEX_CSS = """
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 1100px;
-       margin: 2em auto; padding: 0 1em; color: #1b1b1b; line-height: 1.45; }
-h1 { font-size: 1.6em; } h2 { font-size: 1.25em; margin-top: 1.6em; }
-table { border-collapse: collapse; width: 100%; font-size: 0.9em; }
-th, td { border-bottom: 1px solid #ddd; padding: 0.35em 0.5em; text-align: left;
-         vertical-align: top; }
-th { background: #f3f3f3; }
-.kind-press_report, .kind-abstract, .kind-bibliographic_record { color: #8a4b00; }
-.warn { color: #8a1f11; font-weight: 600; }
-.muted { color: #666; font-size: 0.85em; }
-code { font-size: 0.9em; }
-"""
+@dataclass(frozen=True)
+class Section:
+    """One link of the shared header: a page of the site (``#fragment`` allowed) and its name."""
+
+    target: str
+    name: str
+
+    @property
+    def page(self) -> str:
+        return self.target.split("#", 1)[0]
+
+
+# The shared header, in reading order. A section is linked only when its page is published.
+SECTIONS = (
+    Section(INDEX, "Overview"),
+    Section("synthesis.html", "Synthesis"),
+    Section("methods.html", "Methods"),
+    Section(f"{INDEX}#trials", "Trials"),
+    Section("ingest.html", "Data-quality report"),
+)
+
+# A small square with a dot: a cell under a lens, readable at 16 px.
+FAVICON = "data:image/svg+xml;base64," + base64.b64encode(
+    b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">'
+    b'<rect width="16" height="16" rx="3" fill="#0f3057"/>'
+    b'<circle cx="8" cy="8" r="4.2" fill="none" stroke="#fff" stroke-width="1.8"/>'
+    b'<circle cx="8" cy="8" r="1.4" fill="#fff"/></svg>'
+).decode("ascii")
+
+
+@functools.cache
+def stylesheet() -> str:
+    """The site's CSS (read once per process)."""
+    return STYLESHEET.read_text(encoding="utf-8")
+
+
+def _relative(target: str, page: str) -> str:
+    return "../" * page.count("/") + target
+
+
+def header_html(page: str = INDEX, pages: Iterable[str] | None = None) -> str:
+    """The shared header for ``page`` (path under reports/), linking the published sections.
+
+    ``pages`` lists the pages the site publishes; ``None`` links every section. The index is
+    always linked: every page leads home.
+    """
+    published = None if pages is None else {INDEX, *pages}
+    items = []
+    for section in SECTIONS:
+        if published is not None and section.page not in published:
+            continue
+        current = ' aria-current="page"' if section.target == page else ""
+        href = html.escape(_relative(section.target, page))
+        items.append(f'<li><a href="{href}"{current}>{html.escape(section.name)}</a></li>')
+    home = html.escape(_relative(INDEX, page))
+    return (
+        '<header class="site-header"><div class="bar">'
+        f'<a class="site-name" href="{home}">{html.escape(SITE_NAME)}</a>'
+        f'<nav aria-label="Site sections"><ul>{"".join(items)}</ul></nav>'
+        "</div></header>"
+    )
+
+
+def page_html(
+    title: str, body: str, *, page: str = INDEX, pages: Iterable[str] | None = None
+) -> str:
+    """A complete page: head (title, favicon, stylesheet), shared header, ``body`` in <main>.
+
+    ``body`` is trusted HTML (build it with escaped values); ``title`` is plain text.
+    """
+    full_title = title if title == SITE_NAME else f"{title} · {SITE_NAME}"
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{html.escape(full_title)}</title>\n"
+        f'<link rel="icon" href="{FAVICON}">\n'
+        f"<style>\n{stylesheet()}</style>\n</head>\n<body>\n"
+        f"{header_html(page, pages)}\n<main>\n{body}\n</main>\n</body>\n</html>\n"
+    )
+
+
+# --------------------------------------------------------------------------- notebook pages
+
+_MARKDOWN_HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
+_HTML_HEADING = re.compile(r"<h([12])[^>]*>(.*?)</h\1>", re.DOTALL | re.IGNORECASE)
+
+
+def _plain(markup: str) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", "", markup)).split())
+
+
+def _markdown_plain(text: str) -> str:
+    return " ".join(re.sub(r"[*_`]", "", text).split())
+
+
+def page_title(notebook: nbformat.NotebookNode) -> str:
+    """The page's title: its first heading.
+
+    A notebook run with parameters makes one of several pages (one per trial): its title
+    starts with the first heading its outputs generate from data (the trial's title), so that
+    every page's title is distinct.
+    """
+    generic = next(
+        (
+            _markdown_plain(match.group(1))
+            for cell in notebook.cells
+            if cell.cell_type == "markdown"
+            for match in [_MARKDOWN_HEADING.search(cell.source)]
+            if match
+        ),
+        "",
+    )
+    parameters = notebook.metadata.get("papermill", {}).get("parameters") or {}
+    specific = ""
+    if parameters:
+        specific = next(
+            (
+                _plain(match.group(2))
+                for cell in notebook.cells
+                if cell.cell_type == "code"
+                for output in cell.get("outputs", [])
+                for match in [_HTML_HEADING.search(output.get("data", {}).get("text/html", ""))]
+                if match
+            ),
+            "",
+        )
+    parts = [part for part in (specific, generic) if part]
+    return " · ".join(parts) or SITE_NAME
 
 
 @functools.cache
@@ -63,27 +185,36 @@ def _exporter():
     """One exporter per process: building one (templates, filters) costs about 45 ms."""
     from nbconvert import HTMLExporter
 
-    return HTMLExporter(
+    from helpers.pages import figures  # matplotlib: imported only when a notebook is rendered
+
+    exporter = HTMLExporter(
         template_name="reviewer",
         extra_template_basedirs=[str(TEMPLATES)],
         exclude_input=True,
         exclude_input_prompt=True,
         exclude_output_prompt=True,
-        embed_images=True,
     )
+    exporter.register_filter("site_figure", figures.figure_html)
+    return exporter
 
 
-def render_notebook(notebook: nbformat.NotebookNode, depth: int = 0) -> str:
-    """HTML of an executed notebook without code cells; ``depth`` = folders below reports/."""
-    resources = {"reviewer_css": REVIEWER_CSS, "home_link": "../" * depth + "index.html"}
-    body, _ = _exporter().from_notebook_node(notebook, resources=resources)
-    return body
+def render_notebook(
+    notebook: nbformat.NotebookNode,
+    depth: int | None = None,
+    *,
+    page: str | None = None,
+    pages: Iterable[str] | None = None,
+) -> str:
+    """The page of an executed notebook: its markdown and outputs, without code.
 
-
-def _escape(value: object) -> str:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return "—"
-    return html.escape(str(value))
+    ``page`` is the page's path under reports/ (for relative links and the header's current
+    section); ``depth`` (folders below reports/) may stand in for it. ``pages`` lists the pages
+    the site publishes, so that the header links only those (``None``: every section).
+    """
+    if page is None:
+        page = "folder/" * (depth or 0) + "page.html"  # only its depth matters
+    body, _ = _exporter().from_notebook_node(notebook)
+    return page_html(page_title(notebook), body.strip(), page=page, pages=pages)
 
 
 def _git_commit() -> str:
@@ -122,77 +253,93 @@ def provenance_lines(input_digest: str) -> list[str]:
     versions = ", ".join(f"{name} {version(name)}" for name in PINNED_FOR_PROVENANCE)
     return [
         f"Code: commit {_git_commit()}.",
-        f"Inputs: SHA-256 of data/raw and data/extraction {input_digest[:16]}…",
-        f"Environment: Python 3.11; {versions} (pinned in pyproject.toml).",
-        "Produced by make report (python -m helpers.run.pipeline): papermill runs each notebook "
-        "on the project's kernel; nbconvert renders it without code.",
+        f"Inputs: SHA-256 of the raw source documents and extraction sheets {input_digest[:16]}…",
+        f"Environment: Python 3.11; {versions} (pinned in the project's pyproject.toml).",
+        "Produced by make report: papermill runs each notebook on the project's kernel; "
+        "nbconvert renders it without code.",
     ]
 
 
+def _words(value: object) -> str:
+    """A stored category as words ("spinal_cord_injury" -> "spinal cord injury")."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return tables.MISSING
+    return str(value).replace("_", " ")
+
+
+def trials_table(trials: pd.DataFrame, checks: pd.DataFrame, pages: Iterable[str]) -> tables.Table:
+    """One row per trial, its title linking to its page: condition, cells, n, source, flags."""
+    published = set(pages)
+    warnings = checks[checks["severity"] == "warning"].groupby("trial_id").size()
+    rows = []
+    for trial in trials.sort_values(["condition", "trial_id"], kind="stable").itertuples():
+        page = f"trials/{trial.trial_id}.html"
+        title = str(trial.title)
+        n = trial.n_enrolled if pd.notna(trial.n_enrolled) else trial.n_safety
+        rows.append(
+            {
+                "trial": tables.link(page, title) if page in published else title,
+                "condition": _words(trial.condition),
+                "cells": f"{_words(trial.cell_type)}, {_words(trial.cell_source)}, "
+                f"{_words(trial.tissue)}",
+                "route × administrations": f"{_words(trial.route)} × "
+                f"{_words(trial.n_administrations)}",
+                "patients": n,
+                "source": _words(trial.source_kind),
+                "data-quality warnings": int(warnings.get(trial.trial_id, 0)),
+            }
+        )
+    frame = pd.DataFrame(rows, columns=[
+        "trial", "condition", "cells", "route × administrations", "patients", "source",
+        "data-quality warnings",
+    ])  # fmt: skip
+    return tables.Table(
+        frame,
+        caption="The trials: condition, cells, route, patients treated and kind of source",
+        notes=[
+            "Patients: enrolled, or in the safety analysis where enrolment is not reported.",
+            "Source: a press report or an abstract could not be checked against the full article.",
+            Markup("Data-quality warnings: findings of the consistency checks, listed in the ")
+            + tables.link("ingest.html", "data-quality report")
+            + Markup("."),
+        ],
+        lift_repeated=False,
+    )
+
+
 def index_page(pages: list[str], input_digest: str = "") -> str:
-    """The entry page: trials with key facts and flags, links to every page, provenance."""
+    """The entry page: the site's pages, the trials with key facts and flags, provenance."""
     from helpers import data
 
     trials = data.load("trials")
     checks = data.load("checks")
-    warnings = checks[checks["severity"] == "warning"].groupby("trial_id").size()
-    rows = []
-    for trial in trials.itertuples(index=False):
-        page = f"trials/{trial.trial_id}.html"
-        link = (
-            f'<a href="{html.escape(page)}">{_escape(trial.trial_id)}</a>'
-            if page in pages
-            else _escape(trial.trial_id)
-        )
-        n_warn = int(warnings.get(trial.trial_id, 0))
-        rows.append(
-            "<tr>"
-            f"<td>{link}</td>"
-            f"<td>{_escape(trial.condition).replace('_', ' ')}</td>"
-            f"<td>{_escape(trial.cell_type)}, {_escape(trial.cell_source)}, "
-            f"{_escape(trial.tissue).replace('_', ' ')}</td>"
-            f"<td>{_escape(trial.route)} × {_escape(trial.n_administrations)}</td>"
-            f"<td>{_escape(trial.n_enrolled if pd.notna(trial.n_enrolled) else trial.n_safety)}</td>"
-            f'<td class="kind-{_escape(trial.source_kind)}">'
-            f"{_escape(trial.source_kind).replace('_', ' ')}</td>"
-            f"<td>{'<span class=warn>' + str(n_warn) + '</span>' if n_warn else '0'}</td>"
-            "</tr>"
-        )
-    other_pages = [
-        ("synthesis.html", "Cross-trial synthesis: safety, efficacy, heterogeneity, certainty"),
-        ("ingest.html", "Ingestion validation: what was extracted, quote verification, flags"),
+    published = set(pages)
+    reports = [
+        (
+            "synthesis.html",
+            "Cross-trial synthesis",
+            "safety, efficacy, heterogeneity and certainty of the evidence across the trials",
+        ),
+        ("methods.html", "Methods", "review question, eligibility, sources and analysis"),
+        (
+            "ingest.html",
+            "Data-quality report (for maintainers)",
+            "what was extracted from each source, how every quote was verified, and the "
+            "consistency flags",
+        ),
     ]
     links = "".join(
-        f'<li><a href="{page}">{html.escape(title)}</a></li>'
-        for page, title in other_pages
-        if page in pages
+        f'<li><a href="{page}">{html.escape(name)}</a>: {html.escape(what)}</li>'
+        for page, name, what in reports
+        if page in published
     )
     provenance = "".join(f"<li>{html.escape(line)}</li>" for line in provenance_lines(input_digest))
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Cell therapy for spina bifida, cerebral palsy and spinal cord injury — reports</title>
-<style>{INDEX_CSS}</style>
-</head>
-<body>
-<h1>Cell therapy for the neurological sequelae of spina bifida, cerebral palsy and spinal cord
-injury: what the published trials show</h1>
-<p>{len(trials)} sources, each number traced to a verbatim quote of its source document.
-Secondary sources (press reports) and abstract-only sources are marked in colour.</p>
-<h2>Reports</h2>
+    body = f"""<h1>{html.escape(SITE_TITLE)}</h1>
+<p>{len(trials)} sources, each number traced to a verbatim quote of its source document.</p>
+<h2 id="pages">Pages</h2>
 <ul>{links}</ul>
-<h2>Trials</h2>
-<table>
-<thead><tr><th>trial</th><th>condition</th><th>cells</th><th>route × administrations</th>
-<th>n</th><th>source</th><th>warnings</th></tr></thead>
-<tbody>
-{"".join(rows)}
-</tbody>
-</table>
-<h2>How this set was produced</h2>
-<ul class="muted">{provenance}</ul>
-</body>
-</html>
-"""
+<h2 id="trials">Trials</h2>
+{trials_table(trials, checks, published).to_html()}
+<h2 id="provenance">How this site was produced</h2>
+<ul class="muted">{provenance}</ul>"""
+    return page_html(SITE_NAME, body, page=INDEX, pages=published)

@@ -28,6 +28,7 @@ from matplotlib.figure import Figure
 
 from helpers import labels
 from helpers.pages import plots, report
+from helpers.pages.tables import with_caption
 from helpers.stats import effects, estimates
 
 MISSING = "—"
@@ -65,6 +66,10 @@ DOSE_BASES = {
     "per_patient_total": "total per patient",
 }
 SMALL_SAMPLE = 20
+BASELINE_CAPTIONS = {
+    "baseline": "Baseline characteristics of the patients",
+    "product": "The cell product: preparation and dose",
+}
 # Said once in the page's text instead of in every row's note.
 GENERIC_RECOVERY_NOTE = "two-sided paired t-test with n - 1 df assumed (Cochrane Handbook 6.5.2.8)."
 CAUTION_STYLE = (
@@ -282,7 +287,8 @@ def header(trial_id: str, tables: dict[str, pd.DataFrame]) -> HTML:
     return HTML(
         f"<h2>{html.escape(_text(trial['title']))}</h2>"
         f"<p><code>{html.escape(trial_id)}</code> · {html.escape(_condition(trial))}</p>"
-        f"<table>{rows}</table>" + caution(trial_id, tables).data
+        f"<table><caption>About this source</caption>{rows}</table>"
+        + caution(trial_id, tables).data
     )
 
 
@@ -478,6 +484,7 @@ def _dose_text(trial_id: str, tables: dict[str, pd.DataFrame]) -> str:
     return "; ".join(parts)
 
 
+@with_caption("Who was treated, with what, compared with what (PICO), as the source reports it")
 def pico(trial_id: str, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Population, intervention, comparison, outcomes and time, each with its quotes."""
     trial = _trial(trial_id, tables)
@@ -576,6 +583,11 @@ def _outcome_list(outcomes: pd.DataFrame, limit: int = 8) -> str:
     )
 
 
+def _baseline_caption(trial_id: str, tables: dict, group: str = "baseline") -> str:
+    return BASELINE_CAPTIONS.get(group, f"Reported {group} characteristics")
+
+
+@with_caption(_baseline_caption)
 def baseline(
     trial_id: str, tables: dict[str, pd.DataFrame], group: str = "baseline"
 ) -> pd.DataFrame | HTML:
@@ -736,6 +748,7 @@ def _no_numbers(trial_id: str, tables: dict) -> HTML:
     return _sentence("This source reports no numeric outcomes; it describes them in words:", items)
 
 
+@with_caption("Every outcome at every timepoint: value as reported, change and effect estimate")
 def outcome_table(
     trial_id: str, tables: dict[str, pd.DataFrame], r: float = 0.5
 ) -> pd.DataFrame | HTML:
@@ -820,6 +833,7 @@ def _descriptive_change(outcomes: pd.DataFrame, row: pd.Series) -> str:
     return MISSING
 
 
+@with_caption("Before/after comparisons with baseline: effect with its 95% interval and reading")
 def effect_table(
     trial_id: str, tables: dict[str, pd.DataFrame], r: float = 0.5
 ) -> pd.DataFrame | HTML:
@@ -858,6 +872,7 @@ def effect_table(
     return rows[columns].set_index(["domain", "outcome", "comparison"])
 
 
+@with_caption("How the 95% intervals of the standardised mean change depend on the assumed r")
 def r_sensitivity_table(
     trial_id: str,
     tables: dict[str, pd.DataFrame],
@@ -899,6 +914,7 @@ def r_sensitivity_table(
     return frame[[*ordered, "95% CI, r recovered from p", "note"]].set_index("outcome")
 
 
+@with_caption("What the source says in words about each outcome")
 def narratives(trial_id: str, tables: dict[str, pd.DataFrame]) -> pd.DataFrame | HTML:
     """What the source says in words about each outcome, including claims of significance."""
     _trial(trial_id, tables)
@@ -968,6 +984,7 @@ def serious_adverse_events(trial_id: str, tables: dict[str, pd.DataFrame]) -> HT
     return _sentence("Serious adverse events:", items)
 
 
+@with_caption("Values given by more than one report of the study")
 def report_versions(trial_id: str, tables: dict[str, pd.DataFrame]) -> pd.DataFrame | HTML:
     """Values that more than one report gives: the version used (most complete report) and
     the others, saying whether they agree."""
@@ -993,6 +1010,7 @@ def report_versions(trial_id: str, tables: dict[str, pd.DataFrame]) -> pd.DataFr
     ).set_index("item")
 
 
+@with_caption("Every adverse event as reported, with the incidence per patient where computable")
 def safety(trial_id: str, tables: dict[str, pd.DataFrame]) -> pd.DataFrame | HTML:
     """Every adverse-event row: count and unit, denominator and unit, basis, incidence."""
     _trial(trial_id, tables)
@@ -1047,6 +1065,7 @@ def safety(trial_id: str, tables: dict[str, pd.DataFrame]) -> pd.DataFrame | HTM
 # --------------------------------------------------------------------------------------------
 
 
+@with_caption("Critical appraisal (JBI checklist for case series): answer and reason per item")
 def appraisal(trial_id: str, tables: dict[str, pd.DataFrame]) -> pd.DataFrame | HTML:
     """The JBI critical-appraisal checklist for case series: answer and reason per item."""
     _trial(trial_id, tables)
@@ -1115,11 +1134,13 @@ def _limitation_rows(trial_id: str, tables: dict) -> list[dict]:
     return rows
 
 
+@with_caption("Limitations stated by the source, then those derived from the data")
 def limitations(trial_id: str, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Limitations stated by the source, then the generic ones derived from the data."""
     return pd.DataFrame(_limitation_rows(trial_id, tables)).set_index("limitation")
 
 
+@with_caption("Data-quality flags raised by the ingestion, warnings first")
 def flags(trial_id: str, tables: dict[str, pd.DataFrame]) -> pd.DataFrame | HTML:
     """Consistency findings of the ingestion (checks table), warnings first."""
     _trial(trial_id, tables)
@@ -1131,6 +1152,7 @@ def flags(trial_id: str, tables: dict[str, pd.DataFrame]) -> pd.DataFrame | HTML
     return found
 
 
+@with_caption("Numbers in the source's results that the extraction did not capture")
 def uncaptured(trial_id: str, tables: dict[str, pd.DataFrame]) -> pd.DataFrame | HTML:
     """Numbers in the source's results that no extracted value captured, with context."""
     _trial(trial_id, tables)
@@ -1158,6 +1180,7 @@ def page_quote_ids(trial_id: str, tables: dict[str, pd.DataFrame]) -> list[str]:
     return [q for q in joined.split(";") if q]
 
 
+@with_caption("Every quote mark on this page with its verbatim quote and where it was found")
 def provenance(trial_id: str, tables: dict[str, pd.DataFrame]) -> pd.DataFrame | HTML:
     """Every quote id used on the page with its verbatim quote and where it was found."""
     _trial(trial_id, tables)

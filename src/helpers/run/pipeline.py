@@ -117,7 +117,7 @@ def code_digest() -> str:
     """The helpers' code and templates and the pinned environment: what every page depends on."""
     package = Path(__file__).parents[1]  # the whole helpers package
     digest = hashlib.sha256()
-    for path in sorted([*package.rglob("*.py"), *package.rglob("*.j2")]):
+    for path in sorted([*package.rglob("*.py"), *package.rglob("*.j2"), *package.rglob("*.css")]):
         digest.update(str(path.relative_to(package)).encode())
         digest.update(path.read_bytes())
     digest.update((paths.project_root() / "pyproject.toml").read_bytes())
@@ -260,6 +260,12 @@ class LockHeld(Exception):
     pass
 
 
+def published_pages() -> list[str]:
+    """The top-level pages this run publishes: the shared header links only these."""
+    notebooks = {INGEST_NOTEBOOK: "ingest.html", SYNTHESIS_NOTEBOOK: "synthesis.html"}
+    return [page for name, page in notebooks.items() if (paths.notebooks_dir() / name).is_file()]
+
+
 def plan_steps(digests: dict[str, str]) -> tuple[list[Step], list[Step]]:
     """The trial pages and the synthesis page, for the notebooks that exist."""
     trial_steps = [
@@ -341,7 +347,7 @@ def _run_locked(
                 step = futures.pop(future)  # the future holds the executed notebook: let it go
                 notebook, timing = future.result()
                 rendering = time.perf_counter()
-                page = site.render_notebook(notebook, depth=step.page.count("/"))
+                page = site.render_notebook(notebook, page=step.page, pages=published_pages())
                 (rendered / step.page).parent.mkdir(parents=True, exist_ok=True)
                 (rendered / step.page).write_text(page, encoding="utf-8")
                 pages.append(step.page)

@@ -45,6 +45,8 @@ from helpers import paths
 from helpers.errors import EvidenceInputError
 from helpers.evidence import sources
 from helpers.pages import forest
+from helpers.pages.figures import describe, forest_alt
+from helpers.pages.tables import captioned, with_caption
 from helpers.stats import effects, estimates, grade, meta
 
 __all__ = [
@@ -339,13 +341,32 @@ def evidence_basis(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
 
 def evidence_heatmap(tables: Mapping[str, pd.DataFrame]) -> Figure:
     """The evidence map as a heatmap (cells annotated with n; † = stated in words only)."""
-    return forest.evidence_heatmap(
-        evidence_map(tables),
+    matrix = evidence_map(tables)
+    figure = forest.evidence_heatmap(
+        matrix,
         marks=evidence_basis(tables),
         mark_legend=f"{WORDS_ONLY_MARK} results stated in words only",
     )
+    return describe(
+        figure,
+        f"Evidence map: patients with data in each outcome domain ({', '.join(matrix.columns)}) "
+        f"for each of {len(matrix)} trials ({'; '.join(map(str, matrix.index))}); "
+        f"{WORDS_ONLY_MARK} marks results stated in words only.",
+    )
 
 
+def _described_forest(studies: pd.DataFrame, **options) -> Figure:
+    """A forest plot with alt text naming its title, axis, rows and summary."""
+    pooled = options.get("pooled") or {}
+    alt = forest_alt(
+        options.get("title", ""), options.get("xlabel", ""), studies["label"], pooled.get("label")
+    )
+    return describe(forest.forest_plot(studies, **options), alt)
+
+
+@with_caption(
+    "Trial characteristics: condition, cells, route, dose, schedule, patients, follow-up, source"
+)
 def characteristics_table(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """One row per trial: condition, cells, route, dose, administrations, n, follow-up, source."""
     trials = tables["trials"].sort_values(["condition", "trial_id"])
@@ -470,6 +491,7 @@ class SeriousSafety:
     logit: meta.PooledProportionResult | None
     level: float = LEVEL
 
+    @with_caption("Serious adverse events in each trial, with exact 95% intervals")
     def display_table(self) -> pd.DataFrame:
         """Per-trial rows formatted for reading: counts, exact CI and one-sided bound."""
         if self.per_trial.empty:
@@ -652,7 +674,7 @@ def serious_forest(serious: SeriousSafety) -> Figure | HTML:
             "ci_high": serious.ci_high,
             "style": "interval",
         }
-    return forest.forest_plot(
+    return _described_forest(
         studies,
         pooled=pooled,
         null_value=None,
@@ -689,6 +711,7 @@ class SafetyByTerm:
     terms: tuple[PooledTerm, ...]
     min_k: int
 
+    @with_caption("Common adverse events per patient in each trial, with exact 95% intervals")
     def display_per_patient(self) -> pd.DataFrame:
         """Per-patient rates formatted for reading (exact 95% CIs)."""
         table = self.per_patient
@@ -715,6 +738,7 @@ class SafetyByTerm:
             }
         )
 
+    @with_caption("Common adverse events: which terms were pooled, and why not")
     def pooling_table(self) -> pd.DataFrame:
         rows = []
         for term in self.terms:
@@ -851,7 +875,9 @@ def safety_by_term(
         )
     return SafetyByTerm(
         per_patient=per_patient.reset_index(drop=True),
-        other_bases=other_bases.reset_index(drop=True),
+        other_bases=captioned(
+            other_bases.reset_index(drop=True), "Adverse events reported on another basis"
+        ),
         terms=tuple(terms),
         min_k=min_k,
     )
@@ -866,7 +892,7 @@ def safety_forests(by_term: SafetyByTerm) -> list[Figure]:
             continue
         group = rows[rows["term"] == term.term]
         figures.append(
-            forest.forest_plot(
+            _described_forest(
                 _proportion_studies(group, label=group["trial"]),
                 pooled={
                     "label": "GLMM (random effects)",
@@ -887,7 +913,7 @@ def safety_forests(by_term: SafetyByTerm) -> list[Figure]:
     unpooled = rows[~rows["term"].isin([t.term for t in by_term.terms if t.pooled])]
     if not unpooled.empty:
         figures.append(
-            forest.forest_plot(
+            _described_forest(
                 _proportion_studies(unpooled, label=unpooled["term"] + " · " + unpooled["trial"]),
                 pooled=None,
                 null_value=None,
@@ -959,6 +985,9 @@ class EfficacySynthesis:
     method: str
     test: str
 
+    @with_caption(
+        "Change from baseline (SMCR, positive = benefit) per outcome, and whether it was pooled"
+    )
     def display_table(self) -> pd.DataFrame:
         """Side-by-side estimates: SMCR oriented so positive = benefit, with CI and reason."""
         rows = []
@@ -1099,7 +1128,7 @@ def efficacy_by_domain(
         rows.append(row)
     return EfficacySynthesis(
         estimates=changes,
-        groups=pd.DataFrame(rows),
+        groups=captioned(pd.DataFrame(rows), "Pooling decision per condition and domain"),
         pooled=pooled,
         min_k=min_k,
         method=method,
@@ -1133,7 +1162,7 @@ def efficacy_forest(efficacy: EfficacySynthesis) -> list[Figure]:
         group = usable[(usable["condition"] == condition) & (usable["domain"] == domain)]
         done.update(group.index)
         figures.append(
-            forest.forest_plot(
+            _described_forest(
                 studies(group, group["trial_id"] + " · " + group["outcome_id"]),
                 pooled={
                     "label": f"{efficacy.method}, {efficacy.test}",
@@ -1157,7 +1186,7 @@ def efficacy_forest(efficacy: EfficacySynthesis) -> list[Figure]:
             + rest["outcome_id"]
         )
         figures.append(
-            forest.forest_plot(
+            _described_forest(
                 studies(rest, labels),
                 xlabel="SMCR (positive = benefit)",
                 label_header="condition · domain · outcome",
@@ -1173,6 +1202,7 @@ def _short_condition(condition: object) -> str:
     )
 
 
+@with_caption("Responder-type outcomes: patients in each state over time, with exact 95% intervals")
 def responder_proportions(tables: Mapping[str, pd.DataFrame], level: float = LEVEL) -> pd.DataFrame:
     """Proportions of patients in a state (walking independently, improved, ...) with exact CIs.
 
@@ -1310,6 +1340,7 @@ class DirectionOfEffect:
     trial_sign_test_p: float
     limits: tuple[str, ...] = VOTE_LIMITS
 
+    @with_caption("Direction of effect of every outcome, and where the direction comes from")
     def display_table(self) -> pd.DataFrame:
         """Every outcome with its direction and where the direction comes from."""
         table = self.per_outcome
@@ -1325,6 +1356,7 @@ class DirectionOfEffect:
             }
         )
 
+    @with_caption("Direction of effect by outcome domain")
     def by_domain(self) -> pd.DataFrame:
         classified = self.per_outcome[self.per_outcome["direction"].isin(DIRECTIONS)]
         labels = {"no_change": "unchanged", "mixed": "mixed"}
@@ -1494,7 +1526,7 @@ def direction_of_effect(tables: Mapping[str, pd.DataFrame]) -> DirectionOfEffect
     t_down = int((per_trial["trial direction"] == "favours harm").sum()) if trial_rows else 0
     return DirectionOfEffect(
         per_outcome=per_outcome,
-        per_trial=per_trial,
+        per_trial=captioned(per_trial, "Direction of effect per trial"),
         improved=improved,
         worsened=worsened,
         no_change=int(counts.get("no_change", 0) + counts.get("mixed", 0)),
@@ -1520,6 +1552,7 @@ def _sign_test(up: int, down: int) -> float:
 # --------------------------------------------------------------------------------------------
 
 
+@with_caption("Between-trial heterogeneity of each analysis, or why there is none")
 def heterogeneity(
     serious: SeriousSafety, by_term: SafetyByTerm, efficacy: EfficacySynthesis
 ) -> pd.DataFrame:
@@ -1723,7 +1756,10 @@ def subgroup_contrasts(
                     "result": reason,
                 }
             )
-    return Subgroups(levels=pd.DataFrame(level_rows), contrasts=pd.DataFrame(contrast_rows))
+    return Subgroups(
+        levels=captioned(pd.DataFrame(level_rows), "Subgroup levels described (no test)"),
+        contrasts=captioned(pd.DataFrame(contrast_rows), "Subgroup contrasts and their k"),
+    )
 
 
 def _contrast_units(
@@ -1814,6 +1850,7 @@ def _possible(k_by_level: Mapping[object, int], moderator: str) -> tuple[bool, s
     return True, "at least 2 trials in each level"
 
 
+@with_caption("Sensitivity of the change estimates to the pre-post correlation r")
 def r_sensitivity(changes: pd.DataFrame, grid: Sequence[float]) -> pd.DataFrame:
     """SMCR 95% CI of each usable estimate under every assumed r and the r recovered from p.
 
@@ -1853,6 +1890,7 @@ def r_sensitivity(changes: pd.DataFrame, grid: Sequence[float]) -> pd.DataFrame:
     return frame.fillna({recovered_column: "no p reported", "95% CI, recovered r": "—"})
 
 
+@with_caption("Sensitivity to dropping press reports and abstract-only sources")
 def source_sensitivity(
     all_tables: Mapping[str, pd.DataFrame],
     scenarios: Mapping[str, Sequence[str]] = SOURCE_SCENARIOS,
@@ -1887,6 +1925,7 @@ def source_sensitivity(
     return pd.DataFrame(rows)
 
 
+@with_caption("Leaving one trial out of each analysis")
 def leave_one_out(serious: SeriousSafety, efficacy: EfficacySynthesis) -> pd.DataFrame:
     """Omit each trial in turn: the serious-event bound, and every pooled SMCR with k >= 3."""
     rows = []
@@ -1940,6 +1979,7 @@ def leave_one_out(serious: SeriousSafety, efficacy: EfficacySynthesis) -> pd.Dat
     return pd.DataFrame(rows)
 
 
+@with_caption("The same analyses under other estimators")
 def estimator_comparison(
     serious: SeriousSafety, by_term: SafetyByTerm, efficacy: EfficacySynthesis
 ) -> pd.DataFrame:
@@ -2318,6 +2358,7 @@ def load_prior_meta_analyses(path: Path | None = None) -> pd.DataFrame:
     return raw.astype(PRIOR_COLUMNS)
 
 
+@with_caption("Prior meta-analyses beside this synthesis for the same condition and domain")
 def context_table(prior: pd.DataFrame, sof: pd.DataFrame) -> pd.DataFrame:
     """Each prior meta-analysis beside what this synthesis found for the same condition x domain."""
     ours = {str(row.outcome): row for row in sof.itertuples(index=False)}
@@ -2380,6 +2421,7 @@ class Synthesis:
     context: pd.DataFrame
     notes: tuple[str, ...] = field(default=())
 
+    @with_caption("Summary of findings: certainty of the evidence (GRADE) per outcome")
     def summary_of_findings_table(self) -> pd.DataFrame:
         """The summary of findings without the long reasons (they are in ``grade_judgments``)."""
         return self.summary_of_findings.drop(columns=["reasons"]).set_index("outcome")
@@ -2444,7 +2486,7 @@ def run(
         leave_one_out=leave_one_out(serious, efficacy),
         estimators=estimator_comparison(serious, by_term, efficacy),
         summary_of_findings=sof,
-        grade_judgments=judgments,
+        grade_judgments=captioned(judgments, "Every GRADE judgment with its reason"),
         prior=prior,
         context=context_table(prior, sof),
     )
