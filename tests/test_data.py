@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import openpyxl
 import pandas as pd
 import pytest
 from support import fixture_processed
 
-from helpers import data
+from helpers import data, paths
 
 
 def test_every_table_loads_with_documented_dtypes(fixture_tables):
@@ -38,3 +39,18 @@ def test_conform_refuses_unexpected_columns():
     frame = data.empty_frame("limitations").assign(extra=1)
     with pytest.raises(ValueError, match="unexpected \\['extra'\\]"):
         data.conform("limitations", frame)
+
+
+def test_export_writes_every_table_to_one_workbook(tmp_path, monkeypatch):
+    monkeypatch.setenv(paths.ROOT_ENV_VAR, str(tmp_path / "no-results"))
+    path = data.export(tmp_path / "evidence.xlsx", fixture_processed())
+    workbook = openpyxl.load_workbook(path, read_only=True)
+    assert set(workbook.sheetnames) == {*data.TABLES, "data_dictionary"}
+    trials = pd.read_excel(path, sheet_name="trials")
+    assert len(trials) == len(data.load("trials", fixture_processed()))
+
+
+def test_export_to_a_folder_writes_csv(tmp_path, monkeypatch):
+    monkeypatch.setenv(paths.ROOT_ENV_VAR, str(tmp_path / "no-results"))
+    folder = data.export(tmp_path / "tables", fixture_processed())
+    assert (folder / "outcomes.csv").is_file() and (folder / "data_dictionary.csv").is_file()

@@ -30,6 +30,7 @@ __all__ = [
     "conform",
     "data_dictionary",
     "empty_frame",
+    "export",
     "load",
     "load_all",
     "load_results",
@@ -83,3 +84,31 @@ def load_all(directory: Path | None = None) -> dict[str, pd.DataFrame]:
 def load_results(directory: Path | None = None) -> dict[str, pd.DataFrame]:
     """Every result table, keyed by name."""
     return {table: load(table, directory) for table in RESULTS}
+
+
+def export(path: str | Path, directory: Path | None = None) -> Path:
+    """Every processed and result table, with both dictionaries, in one Excel workbook
+    (``path`` ending in ``.xlsx``: one sheet per table) or as CSV files in a folder.
+
+    Sheet names are the table names (Excel allows 31 characters). Result tables are included
+    when ``data/results/`` exists. Returns the path written.
+    """
+    path = Path(path)
+    processed = load_all(directory)
+    results = load_results() if paths.results_dir().is_dir() else {}
+    tables = {
+        **processed,
+        "data_dictionary": data_dictionary(),
+        **results,
+        **({"results_dictionary": results_dictionary()} if results else {}),
+    }
+    if path.suffix.lower() == ".xlsx":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with pd.ExcelWriter(path, engine="openpyxl") as workbook:
+            for name, frame in tables.items():
+                frame.to_excel(workbook, sheet_name=name[:31], index=False)
+        return path
+    path.mkdir(parents=True, exist_ok=True)
+    for name, frame in tables.items():
+        frame.to_csv(path / f"{name}.csv", index=False, lineterminator="\n")
+    return path
