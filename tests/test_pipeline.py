@@ -1,16 +1,25 @@
-"""The regeneration pipeline on a scratch copy of the project: incremental, safe, exclusive."""
+"""The regeneration pipeline on a scratch copy of the project: incremental, safe, exclusive.
+
+Planning (:mod:`helpers.run.plan`) and publishing (:mod:`helpers.run.publish`) are also tested
+on small fixtures of their own, without running a notebook.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
 from helpers import paths
-from helpers.run import pipeline
+from helpers.errors import EvidenceInputError
+from helpers.run import pipeline, plan, publish
+from helpers.run.kernel import CellAborted
 
 
 @pytest.fixture
@@ -47,11 +56,30 @@ def expected_pages(root: Path) -> set[str]:
     return pages
 
 
+HEAVY_MODULES = ("pandas", "numpy", "nbformat", "papermill", "jupyter_client", "jsonschema")
+
+
 def test_full_run_builds_every_page_then_a_rerun_does_nothing(project):
     assert pipeline.run(quiet=True) == pipeline.EXIT_OK
     assert set(page_stamps(project)) == expected_pages(project)
     before = page_stamps(project)
     assert pipeline.run(quiet=True) == pipeline.EXIT_OK
+    assert page_stamps(project) == before
+    # A run with nothing to do decides from hashes, before importing the heavy machinery.
+    probe = (
+        "import sys; from helpers.run import pipeline; code = pipeline.main(['--quiet']); "
+        f"print(code, [m for m in {HEAVY_MODULES!r} if m in sys.modules])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        env={**os.environ, paths.ROOT_ENV_VAR: str(project)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.stdout.strip() == "0 []", result.stderr
+    assert "reports are up to date" in result.stderr
     assert page_stamps(project) == before
 
 
@@ -138,5 +166,166 @@ def test_damaged_cache_only_costs_a_rebuild(project):
     assert json.loads((project / "build" / "cache.json").read_text(encoding="utf-8"))
 
 
-def test_cli_usage_errors_exit_4():
-    assert pipeline.main(["--stage", "nonsense"]) == pipeline.EXIT_USAGE
+@pytest.mark.parametrize(
+    "arguments",
+    [["--stage", "nonsense"], ["--jobs", "0"], ["--jobs", "two"], ["--cell-timeout", "-5"]],
+)
+def test_cli_usage_errors_exit_4(arguments):
+    assert pipeline.main(arguments) == pipeline.EXIT_USAGE
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def write_table(path: Path, header: list[str], rows: list[list[str]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [",".join(header), *(",".join(row) for row in rows)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@pytest.fixture
+def tables(tmp_path, monkeypatch) -> Path:
+    """A scratch root with two trials' processed rows and sheets (no notebook runs)."""
+    root = tmp_path / "tables"
+    (root / "data" / "extraction").mkdir(parents=True)
+    (root / "pyproject.toml").write_text("", encoding="utf-8")
+    processed = root / "data" / "processed"
+    write_table(processed / "trials.csv", ["trial_id", "title"], [["a", "A"], ["b", "B"]])
+    write_table(
+        processed / "outcomes.csv",
+        ["outcome", "trial_id", "value"],
+        [["x", "a", "1"], ["x", "b", "2"], ["y", "b", "3"]],
+    )
+    write_table(processed / "data_dictionary.csv", ["table", "column"], [["trials", "title"]])
+    for trial in "ab":
+        (root / "data" / "extraction" / f"{trial}.yaml").write_text(f"trial_id: {trial}\n", "utf-8")
+    monkeypatch.setenv(paths.ROOT_ENV_VAR, str(root))
+    return root
+
+
+def test_trial_digest_changes_only_for_the_trial_whose_rows_or_sheet_changed(tables):
+    before = plan.trial_digests()
+    assert list(before) == ["a", "b"]
+    write_table(
+        tables / "data" / "processed" / "outcomes.csv",
+        ["outcome", "trial_id", "value"],
+        [["x", "a", "1"], ["x", "b", "2"], ["y", "b", "4"]],
+    )
+    after_rows = plan.trial_digests()
+    assert after_rows["a"] == before["a"] and after_rows["b"] != before["b"]
+    (tables / "data" / "extraction" / "a.yaml").write_text("trial_id: a\n# edited\n", "utf-8")
+    after_sheet = plan.trial_digests()
+    assert after_sheet["a"] != after_rows["a"] and after_sheet["b"] == after_rows["b"]
+
+
+def test_pages_plan_a_step_per_trial_and_the_synthesis(tables):
+    (tables / "notebooks").mkdir()
+    for notebook in (plan.TRIAL_NOTEBOOK, plan.SYNTHESIS_NOTEBOOK):
+        (tables / "notebooks" / notebook).write_text("{}", encoding="utf-8")
+    steps = plan.plan_pages()
+    assert [(s.name, s.stage, s.page) for s in steps] == [
+        ("synthesis", "synthesis", "synthesis.html"),
+        ("trial-a", "trials", "trials/a.html"),
+        ("trial-b", "trials", "trials/b.html"),
+    ]
+    assert steps[1].parameters == {"trial_id": "a"}
+
+
+def test_fingerprint_covers_notebook_parameters_and_inputs(tables):
+    (tables / "notebooks").mkdir()
+    notebook = tables / "notebooks" / plan.TRIAL_NOTEBOOK
+    notebook.write_text("{}", encoding="utf-8")
+    step = plan.Step(
+        "trial-a", "trials", plan.TRIAL_NOTEBOOK, "trials/a.html", {"trial_id": "a"}, "1"
+    )
+    first = plan.Fingerprints()(step)
+    assert plan.Fingerprints()(step) == first
+    other_inputs = plan.Step(**{**step.__dict__, "inputs": "2"})
+    other_parameters = plan.Step(**{**step.__dict__, "parameters": {"trial_id": "b"}})
+    assert plan.Fingerprints()(other_inputs) != first
+    assert plan.Fingerprints()(other_parameters) != first
+    notebook.write_text('{"cells": []}', encoding="utf-8")
+    assert plan.Fingerprints()(step) != first
+
+
+def test_ingestion_is_stale_when_its_outputs_were_changed_by_hand(tables):
+    (tables / "reports").mkdir()
+    (tables / "reports" / "ingest.html").write_text("page", encoding="utf-8")
+    (step,) = plan.plan_ingestion()
+    fingerprint = "f"
+    cache = plan.Cache(tables / "build" / "cache.json")
+    cache.save({step.page: plan.Cache.entry(step, fingerprint)})
+    assert plan.Cache(tables / "build" / "cache.json").fresh(step, fingerprint)
+    assert not plan.Cache(tables / "build" / "cache.json").fresh(step, "other")
+    (tables / "data" / "processed" / "trials.csv").write_text("trial_id\na\n", "utf-8")
+    assert not plan.Cache(tables / "build" / "cache.json").fresh(step, fingerprint)
+
+
+def test_planning_refuses_a_fifo_in_data_without_blocking(tables):
+    os.mkfifo(tables / "data" / "extraction" / "c.yaml")
+    with pytest.raises(EvidenceInputError, match=r"c\.yaml: <file>: expected a regular file"):
+        plan.plan_ingestion()
+
+
+def test_sheet_trial_ids_are_the_sheet_names_without_templates(tables):
+    (tables / "data" / "extraction" / "_template.yaml").write_text("x: 1\n", "utf-8")
+    assert plan.sheet_trial_ids() == ["a", "b"]
+
+
+# --------------------------------------------------------------------------- publishing
+
+
+def test_stale_pages_are_pages_no_step_produces(tmp_path):
+    site = tmp_path / "reports"
+    for page in ("index.html", "ingest.html", "trials/a.html", "trials/gone.html", "README.md"):
+        (site / page).parent.mkdir(parents=True, exist_ok=True)
+        (site / page).write_text(page, encoding="utf-8")
+    planned = ["ingest.html", "trials/a.html", "synthesis.html"]
+    assert publish.stale_pages(site, planned) == ["trials/gone.html"]
+    assert publish.stale_pages(tmp_path / "missing", planned) == []
+
+
+def test_swap_in_restores_the_old_site_when_the_new_cannot_be_moved_in(tmp_path, monkeypatch):
+    published, staging = tmp_path / "reports", tmp_path / "build" / "staging"
+    (published / "trials").mkdir(parents=True)
+    (published / "index.html").write_text("old", encoding="utf-8")
+    staging.mkdir(parents=True)
+    (staging / "index.html").write_text("new", encoding="utf-8")
+    real_rename = Path.rename
+
+    def failing_rename(self, target):
+        if self == staging:
+            raise OSError(28, "No space left on device", str(self))
+        return real_rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", failing_rename)
+    with pytest.raises(OSError):
+        publish.swap_in(staging, published)
+    assert (published / "index.html").read_text(encoding="utf-8") == "old"
+    monkeypatch.setattr(Path, "rename", real_rename)
+    publish.swap_in(staging, published)
+    assert (published / "index.html").read_text(encoding="utf-8") == "new"
+    assert not (tmp_path / ".reports-retired").exists()
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def test_an_os_error_is_described_by_its_path():
+    disk_full = OSError(28, "No space left on device", "/srv/build/staging/index.html")
+    assert pipeline.describe_os_error(disk_full) == (
+        "could not write /srv/build/staging/index.html: No space left on device"
+    )
+    busy = OSError(16, "Device or resource busy", "/srv/reports", None, "/srv/.reports-retired")
+    assert "/srv/reports -> /srv/.reports-retired" in pipeline.describe_os_error(busy)
+    copy = shutil.Error([("/srv/reports/a.html", "/srv/build/staging/a.html", "[Errno 28] full")])
+    assert pipeline.describe_os_error(copy) == (
+        "could not copy /srv/reports/a.html to /srv/build/staging/a.html: [Errno 28] full"
+    )
+
+
+def test_an_aborted_cell_is_named_by_its_number_and_first_line():
+    timed_out = CellAborted("ran longer than the cell timeout of 5 s", 5, 4, "\nimport time\nx")
+    assert str(timed_out) == "cell 4 ('import time') ran longer than the cell timeout of 5 s"
+    died = CellAborted("was running when the kernel died", 3, None, "os._exit(1)")
+    assert str(died).startswith("the cell at position 4 ('os._exit(1)')")
