@@ -8,8 +8,15 @@ install from the lock. These tests fail when one is edited without the other.
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import signal
+import socket
+import subprocess
+import time
 import tomllib
+import urllib.request
 from functools import cache
 from importlib.metadata import PackageNotFoundError, distribution, version
 
@@ -175,3 +182,41 @@ def test_environment_yml_adds_no_package_of_its_own():
     # Anything conda installed besides python/pip would be an unpinned second source of truth.
     conda_packages = [d for d in ENVIRONMENT["dependencies"] if isinstance(d, str)]
     assert sorted(conda_packages) == ["pip", "python=3.11"]
+
+
+def test_make_lab_starts_with_the_options_given_and_offers_the_project_kernel(tmp_path):
+    """`make lab LAB_ARGS=...` as the current user (root in a container: --allow-root)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    token = "test-token"
+    log = tmp_path / "lab.log"
+    lab = subprocess.Popen(
+        [
+            "make",
+            "--no-print-directory",
+            "lab",
+            f"LAB_ARGS=--no-browser --ip 127.0.0.1 --port {port} --IdentityProvider.token={token}",
+        ],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # make, jupyter and its children: one group to stop
+    )
+    url = f"http://127.0.0.1:{port}/api/kernelspecs?token={token}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert lab.poll() is None, log.read_text(encoding="utf-8")
+            try:
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    kernelspecs = json.load(response)["kernelspecs"]
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "JupyterLab did not answer in 120 s"
+                time.sleep(0.5)
+        assert "cell-evidence" in kernelspecs
+    finally:
+        os.killpg(lab.pid, signal.SIGTERM)
+        lab.wait(timeout=60)

@@ -224,7 +224,11 @@ def replace_trial_notebook(root: Path, last_cell: str) -> None:
         nbformat.v4.new_code_cell("import os, time"),
         nbformat.v4.new_code_cell(last_cell),
     ]
-    notebook.metadata["kernelspec"] = {"name": "cell-evidence", "display_name": "Python"}
+    notebook.metadata["kernelspec"] = {
+        "name": "cell-evidence",
+        "display_name": "Python",
+        "language": "python",
+    }
     nbformat.write(notebook, root / "notebooks" / pipeline.TRIAL_NOTEBOOK)
 
 
