@@ -723,6 +723,13 @@ def test_open_regular_names_what_a_link_points_to(tmp_path):
     assert caught.value.got == "a symbolic link to /dev/zero, a character device"
 
 
+def test_open_regular_names_a_dangling_link(tmp_path):
+    link = tmp_path / "gone.yaml"
+    link.symlink_to(tmp_path / "nowhere.yaml")
+    with pytest.raises(EvidenceInputError, match="a symbolic link to .*nowhere.yaml, which does"):
+        open_regular(link, 100)
+
+
 def test_open_regular_refuses_folders_and_sockets(tmp_path):
     with pytest.raises(EvidenceInputError, match="got 'a directory'"):
         open_regular(tmp_path, 100)

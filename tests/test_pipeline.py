@@ -203,26 +203,44 @@ def tables(tmp_path, monkeypatch) -> Path:
     return root
 
 
+def planner(root: Path) -> plan.Planner:
+    """A planner of a new run, with the cache as the last run left it."""
+    return plan.Planner(plan.Cache(root / "build" / "cache.json"))
+
+
 def test_trial_digest_changes_only_for_the_trial_whose_rows_or_sheet_changed(tables):
-    before = plan.trial_digests()
+    before = planner(tables).trial_digests()
     assert list(before) == ["a", "b"]
     write_table(
         tables / "data" / "processed" / "outcomes.csv",
         ["outcome", "trial_id", "value"],
         [["x", "a", "1"], ["x", "b", "2"], ["y", "b", "4"]],
     )
-    after_rows = plan.trial_digests()
+    after_rows = planner(tables).trial_digests()
     assert after_rows["a"] == before["a"] and after_rows["b"] != before["b"]
     (tables / "data" / "extraction" / "a.yaml").write_text("trial_id: a\n# edited\n", "utf-8")
-    after_sheet = plan.trial_digests()
+    after_sheet = planner(tables).trial_digests()
     assert after_sheet["a"] != after_rows["a"] and after_sheet["b"] == after_rows["b"]
+
+
+def test_trial_row_digests_are_reused_only_while_the_tables_are_unchanged(tables, monkeypatch):
+    first = planner(tables)
+    digests = first.trial_digests()
+    first.cache.save({})
+    parsed = []
+    monkeypatch.setattr(plan, "_trial_row_digests", lambda: parsed.append(1) or {"a": "x"})
+    assert planner(tables).trial_digests() == digests  # nothing parsed: the cache holds them
+    assert parsed == []
+    (tables / "data" / "processed" / "trials.csv").write_text("trial_id\na\n", "utf-8")
+    assert list(planner(tables).trial_digests()) == ["a"]
+    assert parsed == [1]
 
 
 def test_pages_plan_a_step_per_trial_and_the_synthesis(tables):
     (tables / "notebooks").mkdir()
     for notebook in (plan.TRIAL_NOTEBOOK, plan.SYNTHESIS_NOTEBOOK):
         (tables / "notebooks" / notebook).write_text("{}", encoding="utf-8")
-    steps = plan.plan_pages()
+    steps = planner(tables).pages()
     assert [(s.name, s.stage, s.page) for s in steps] == [
         ("synthesis", "synthesis", "synthesis.html"),
         ("trial-a", "trials", "trials/a.html"),
@@ -238,33 +256,66 @@ def test_fingerprint_covers_notebook_parameters_and_inputs(tables):
     step = plan.Step(
         "trial-a", "trials", plan.TRIAL_NOTEBOOK, "trials/a.html", {"trial_id": "a"}, "1"
     )
-    first = plan.Fingerprints()(step)
-    assert plan.Fingerprints()(step) == first
+    first = planner(tables).fingerprint(step)
+    assert planner(tables).fingerprint(step) == first
     other_inputs = plan.Step(**{**step.__dict__, "inputs": "2"})
     other_parameters = plan.Step(**{**step.__dict__, "parameters": {"trial_id": "b"}})
-    assert plan.Fingerprints()(other_inputs) != first
-    assert plan.Fingerprints()(other_parameters) != first
+    assert planner(tables).fingerprint(other_inputs) != first
+    assert planner(tables).fingerprint(other_parameters) != first
     notebook.write_text('{"cells": []}', encoding="utf-8")
-    assert plan.Fingerprints()(step) != first
+    assert planner(tables).fingerprint(step) != first
+
+
+def test_files_are_hashed_once_until_steps_have_run(tables):
+    run = planner(tables)
+    (step,) = run.ingestion()
+    sheet = tables / "data" / "extraction" / "a.yaml"
+    sheet.write_text("trial_id: a\n# edited by a step\n", "utf-8")
+    assert run.ingestion()[0].inputs == step.inputs  # still the digest this run began with
+    run.forget()
+    assert run.ingestion()[0].inputs != step.inputs
+
+
+def test_a_settled_unchanged_file_is_not_read_again(tables, monkeypatch):
+    sheet = tables / "data" / "extraction" / "a.yaml"
+    monkeypatch.setattr(plan, "SETTLED_SECONDS", 0)  # as if the files were written long ago
+    first = planner(tables)
+    inputs = first.ingestion()[0].inputs
+    first.cache.save({})
+    reads = []
+    real = plan._content_digest
+    monkeypatch.setattr(
+        plan, "_content_digest", lambda path, limit: reads.append(path) or real(path, limit)
+    )
+    assert planner(tables).ingestion()[0].inputs == inputs
+    assert reads == []  # every digest came from the cache
+    sheet.write_text("trial_id: a\n# edited\n", "utf-8")  # new times, so read again
+    assert planner(tables).ingestion()[0].inputs != inputs
+    assert reads == [sheet]
+
+
+def test_a_file_modified_within_the_last_seconds_is_always_read(tables):
+    run = planner(tables)
+    run.ingestion()  # the files were all written just now
+    assert run.cache.file_digests == {}
 
 
 def test_ingestion_is_stale_when_its_outputs_were_changed_by_hand(tables):
     (tables / "reports").mkdir()
     (tables / "reports" / "ingest.html").write_text("page", encoding="utf-8")
-    (step,) = plan.plan_ingestion()
-    fingerprint = "f"
-    cache = plan.Cache(tables / "build" / "cache.json")
-    cache.save({step.page: plan.Cache.entry(step, fingerprint)})
-    assert plan.Cache(tables / "build" / "cache.json").fresh(step, fingerprint)
-    assert not plan.Cache(tables / "build" / "cache.json").fresh(step, "other")
+    run = planner(tables)
+    (step,) = run.ingestion()
+    run.cache.save({step.page: run.entry(step, "f")})
+    assert planner(tables).fresh(step, "f")
+    assert not planner(tables).fresh(step, "other")
     (tables / "data" / "processed" / "trials.csv").write_text("trial_id\na\n", "utf-8")
-    assert not plan.Cache(tables / "build" / "cache.json").fresh(step, fingerprint)
+    assert not planner(tables).fresh(step, "f")
 
 
 def test_planning_refuses_a_fifo_in_data_without_blocking(tables):
     os.mkfifo(tables / "data" / "extraction" / "c.yaml")
     with pytest.raises(EvidenceInputError, match=r"c\.yaml: <file>: expected a regular file"):
-        plan.plan_ingestion()
+        planner(tables).ingestion()
 
 
 def test_sheet_trial_ids_are_the_sheet_names_without_templates(tables):

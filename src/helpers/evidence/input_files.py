@@ -47,7 +47,11 @@ def open_regular(path: Path, max_bytes: int) -> BinaryIO:
     try:
         descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
-        # A socket cannot be opened at all (ENXIO): say what it is rather than the errno.
+        # A socket cannot be opened at all (ENXIO), a dangling link points nowhere: say what
+        # it is rather than the errno.
+        if path.is_symlink() and not path.exists():
+            target = f"a symbolic link to {os.readlink(path)}, which does not exist"
+            raise EvidenceInputError(path, "<file>", "a regular file", target) from None
         try:
             mode = os.stat(path).st_mode
         except OSError:

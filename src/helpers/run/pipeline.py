@@ -253,7 +253,7 @@ def _run_locked(log: Log, build: Path, options: Options) -> int:
         log.info(f"unknown trial id(s) {unknown}; valid ids: {', '.join(valid_ids)}")
         return EXIT_USAGE
     cache = Cache(build / "cache.json")
-    fingerprint_of = plan.Fingerprints()
+    planner = plan.Planner(cache)
     rendered = build / "rendered"  # this run's pages, written as they come (not held in memory)
     shutil.rmtree(rendered, ignore_errors=True)
     entries: dict[str, dict[str, str]] = {}  # the cache after this run, by page
@@ -264,12 +264,14 @@ def _run_locked(log: Log, build: Path, options: Options) -> int:
     with ExitStack() as resources:
         kernels: KernelPool | None = None
         for wave in plan.WAVES:
-            steps = wave()
+            steps = wave(planner)
             planned += steps
             todo: list[tuple[Step, str]] = []
             for step in steps:
-                fingerprint = fingerprint_of(step)
-                if options.selects(step) and (options.force or not cache.fresh(step, fingerprint)):
+                fingerprint = planner.fingerprint(step)
+                if options.selects(step) and (
+                    options.force or not planner.fresh(step, fingerprint)
+                ):
                     todo.append((step, fingerprint))
                 elif step.page in cache.entries:
                     entries[step.page] = cache.entries[step.page]
@@ -281,11 +283,13 @@ def _run_locked(log: Log, build: Path, options: Options) -> int:
                 workers = options.jobs or os.cpu_count() or 1
                 kernels = resources.enter_context(KernelPool(workers, paths.notebooks_dir()))
             log.step(f"running {len(todo)} notebook(s): {', '.join(s.name for s, _ in todo)}")
-            for step, fingerprint, timing in _run_wave(todo, kernels, build, options, rendered):
-                entries[step.page] = Cache.entry(step, fingerprint)
+            for step, timing in _run_wave(todo, kernels, build, options, rendered):
                 new_pages.append(step.page)
                 timings[step.name] = timing
                 log.done(step.name, sum(timing.values()))
+            planner.forget()  # the steps wrote files: hash them afresh
+            for step, fingerprint in todo:
+                entries[step.page] = planner.entry(step, fingerprint)
 
     published = paths.reports_dir()
     planned_pages = [step.page for step in planned]
@@ -314,19 +318,19 @@ def _run_wave(
     build: Path,
     options: Options,
     rendered: Path,
-) -> Iterator[tuple[Step, str, dict[str, float]]]:
+) -> Iterator[tuple[Step, dict[str, float]]]:
     """Run a wave's steps in parallel; render each page as it comes; stop at the first failure."""
     from concurrent.futures import as_completed, wait
 
     from helpers.pages import site
 
     futures = {
-        kernels.submit(execute, step, kernels, build, options.cell_timeout): (step, fingerprint)
-        for step, fingerprint in todo
+        kernels.submit(execute, step, kernels, build, options.cell_timeout): step
+        for step, _ in todo
     }
     try:
         for future in as_completed(futures):
-            step, fingerprint = futures.pop(future)  # the future holds the executed notebook
+            step = futures.pop(future)  # the future holds the executed notebook
             notebook, timing = future.result()
             rendering = time.perf_counter()
             page = site.render_notebook(notebook, depth=step.page.count("/"))
@@ -334,7 +338,7 @@ def _run_wave(
             (rendered / step.page).parent.mkdir(parents=True, exist_ok=True)
             (rendered / step.page).write_text(page, encoding="utf-8")
             timing["render"] = time.perf_counter() - rendering
-            yield step, fingerprint, timing
+            yield step, timing
     finally:
         # After a failure, notebooks not yet started never start.
         for future in futures:

@@ -5,13 +5,13 @@ before it left on disk, and its steps run in parallel: the ingestion alone, then
 and the synthesis, which all read the tables the ingestion wrote. Each :class:`Step` has a
 fingerprint: the hash of its notebook, the helpers' code, the locked environment, its
 parameters and the data it reads. A step whose fingerprint and outputs match the published site
-(:class:`Cache`) is fresh and does not run, so a regeneration with nothing to do reads a few
-files, hashes them and stops — before pandas, nbformat or papermill are imported.
+(:class:`Cache`) is fresh and does not run, so a regeneration with nothing to do reads and
+hashes its input files and stops — before pandas, nbformat or papermill are imported.
 
 To add a step (say, result tables computed into ``data/results/`` between the ingestion and
-the pages), write a planner that returns its steps, with the files it reads as inputs and the
-folder it writes as outputs, and put it in :data:`WAVES` in its place: a later wave that reads
-its outputs then reruns exactly when they change.
+the pages), give :class:`Planner` a method that returns its steps, with the digest of the files
+it reads as inputs and the folder it writes as outputs, and put it in :data:`WAVES` in its
+place: a later wave that reads its outputs then reruns exactly when they change.
 
 Every file read here comes from ``data/``: it is opened only if it is a regular file within
 its size limit (:mod:`helpers.evidence.input_files`), so a FIFO or a link to ``/dev/zero`` ends
@@ -21,9 +21,13 @@ the planning with an :class:`~helpers.errors.EvidenceInputError` naming the file
 from __future__ import annotations
 
 import csv
+import fnmatch
 import hashlib
 import io
 import json
+import os
+import stat
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +41,9 @@ TRIAL_NOTEBOOK = "02_trial_summary.ipynb"
 SYNTHESIS_NOTEBOOK = "03_synthesis.ipynb"
 STAGES = ("ingest", "trials", "synthesis")
 ENVIRONMENT_FILES = ("pyproject.toml", "requirements.lock")
+# A file's digest is reused while its inode, size and times are unchanged, unless it was modified
+# this recently: two writes within the file system's timestamp granularity look the same.
+SETTLED_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -50,42 +57,6 @@ class Step:
     parameters: dict
     inputs: str  # digest of the data this step reads
     outputs: tuple[Path, ...] = ()  # folders it writes besides its page (their CSV files count)
-
-    def outputs_digest(self) -> str:
-        return _digest(_csv_files(self.outputs), MAX_DOCUMENT_BYTES)
-
-
-# --------------------------------------------------------------------------- hashing files
-
-
-def _digest(files: Iterable[Path], max_bytes: int) -> str:
-    """SHA-256 over the files' names (relative to the project) and contents, in name order."""
-    digest = hashlib.sha256()
-    root = paths.project_root()
-    for path in sorted(files):
-        digest.update(str(path.relative_to(root)).encode() + b"\0")
-        content = hashlib.sha256()
-        with open_regular(path, max_bytes) as handle:
-            while chunk := handle.read(1 << 20):
-                content.update(chunk)
-                if handle.tell() > max_bytes:  # it grew after the size check
-                    raise EvidenceInputError(path, "<file>", f"at most {max_bytes} bytes")
-        digest.update(content.digest())
-    return digest.hexdigest()
-
-
-def _entries(directory: Path, pattern: str = "*") -> list[Path]:
-    """Everything in ``directory`` matching ``pattern`` except folders; none if it is missing."""
-    return sorted(p for p in directory.glob(pattern) if not p.is_dir())
-
-
-def _csv_files(directories: Iterable[Path]) -> list[Path]:
-    return [path for directory in directories for path in _entries(directory, "*.csv")]
-
-
-def _sheets() -> list[Path]:
-    """Extraction sheets, without templates (``_*.yaml``)."""
-    return _entries(paths.extraction_dir(), "[!_]*.yaml")
 
 
 def code_digest() -> str:
@@ -103,119 +74,220 @@ def code_digest() -> str:
     return digest.hexdigest()
 
 
-class Fingerprints:
-    """Step fingerprints for one run: the code and each notebook are hashed once.
+def sheet_trial_ids() -> list[str]:
+    """The trial ids the sheets declare (a sheet is named after its trial), sorted."""
+    return [sheet.stem for sheet in _sheets()]
 
-    A fingerprint covers the step's notebook, the helpers' code and the locked environment
-    (:func:`code_digest`), its parameters and the digest of the data it reads.
+
+class Planner:
+    """Plans the steps of one run.
+
+    Each file is read at most once until :meth:`forget` (called after steps have run, since
+    they write files), and not at all when the cache holds its digest for the same inode, size,
+    modification and change times (as git's index does). The digests of each trial's
+    processed rows, which take parsing every table, are kept in the cache with the digest of
+    ``data/processed`` they came from and reused while it is unchanged.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, cache: Cache) -> None:
+        self.cache = cache
         self.code = code_digest()
-        self.notebooks: dict[str, str] = {}  # every trial page shares one notebook of ~1 MB
+        self.root = paths.project_root()  # resolved once: it costs a few stat calls each time
+        self.notebooks, self.reports = paths.notebooks_dir(), paths.reports_dir()
+        self.files: dict[Path, bytes] = {}  # path -> its name and content digest
+        # The cache keeps the digests of the files this run hashes, no others.
+        self.known, cache.file_digests = cache.file_digests, {}
 
-    def __call__(self, step: Step) -> str:
-        if step.notebook not in self.notebooks:
-            notebook = paths.notebooks_dir() / step.notebook
-            self.notebooks[step.notebook] = _digest([notebook], MAX_DOCUMENT_BYTES)
+    def forget(self) -> None:
+        self.files.clear()
+
+    # ------------------------------------------------------------------- digests
+
+    def digest(self, files: Iterable[Path], max_bytes: int) -> str:
+        """SHA-256 over the files' names (relative to the project) and contents, in name order."""
+        digest = hashlib.sha256()
+        for path in sorted(files):
+            if path not in self.files:
+                name = str(path.relative_to(self.root))
+                self.files[path] = name.encode() + b"\0" + self._content(path, name, max_bytes)
+            digest.update(self.files[path])
+        return digest.hexdigest()
+
+    def _content(self, path: Path, name: str, max_bytes: int) -> bytes:
+        try:
+            info = os.stat(path)
+        except OSError:
+            info = None  # open_regular below says what is wrong
+        key = None
+        if info is not None and stat.S_ISREG(info.st_mode) and info.st_size <= max_bytes:
+            key = [info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns]
+            known = self.known.get(name)
+            if known is not None and known[:4] == key:
+                self.cache.file_digests[name] = known
+                return bytes.fromhex(known[4])
+        content = _content_digest(path, max_bytes)
+        settled = time.time_ns() - int(SETTLED_SECONDS * 1e9)
+        if key is not None and max(info.st_mtime_ns, info.st_ctime_ns) < settled:
+            self.cache.file_digests[name] = [*key, content.hex()]
+        return content
+
+    def fingerprint(self, step: Step) -> str:
         payload = {
-            "notebook": self.notebooks[step.notebook],
+            "notebook": self.digest([self.notebooks / step.notebook], MAX_DOCUMENT_BYTES),
             "code": self.code,
             "parameters": step.parameters,
             "inputs": step.inputs,
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
+    def outputs_digest(self, step: Step) -> str:
+        return self.digest(_csv_files(step.outputs), MAX_DOCUMENT_BYTES)
 
-# --------------------------------------------------------------------------- the waves
-
-
-def plan_ingestion() -> list[Step]:
-    """The ingestion reads data/raw and the sheets and writes data/processed."""
-    raw = _entries(paths.raw_dir())
-    sheets = _entries(paths.extraction_dir(), "*.yaml")
-    inputs = hashlib.sha256(
-        (_digest(raw, MAX_DOCUMENT_BYTES) + _digest(sheets, MAX_SHEET_BYTES)).encode()
-    ).hexdigest()
-    return [
-        Step(
-            name="ingest",
-            stage="ingest",
-            notebook=INGEST_NOTEBOOK,
-            page="ingest.html",
-            parameters={},
-            inputs=inputs,
-            outputs=(paths.processed_dir(),),
+    def fresh(self, step: Step, fingerprint: str) -> bool:
+        """Whether the published page (and the step's outputs) are what this step would make."""
+        entry = self.cache.entries.get(step.page, {})
+        return (
+            entry.get("fingerprint") == fingerprint
+            and (self.reports / step.page).is_file()
+            and (not step.outputs or entry.get("outputs") == self.outputs_digest(step))
         )
-    ]
 
+    def entry(self, step: Step, fingerprint: str) -> dict[str, str]:
+        """What the cache keeps of a step that has just run (its outputs as it left them)."""
+        entry = {"fingerprint": fingerprint}
+        if step.outputs:
+            entry["outputs"] = self.outputs_digest(step)
+        return entry
 
-def plan_pages() -> list[Step]:
-    """A page per trial (its rows and its sheet) and the synthesis (every table and sheet).
+    # ------------------------------------------------------------------- the waves
 
-    The synthesis comes first: it is the longest notebook, and the waves run in list order.
-    """
-    steps = []
-    if (paths.notebooks_dir() / SYNTHESIS_NOTEBOOK).is_file():
-        context = _entries(paths.context_dir())
-        synthesis_inputs = hashlib.sha256(
-            (
-                _digest([*_csv_files([paths.processed_dir()]), *context], MAX_DOCUMENT_BYTES)
-                + _digest(_sheets(), MAX_SHEET_BYTES)
-            ).encode()
-        ).hexdigest()
-        steps.append(
+    def ingestion(self) -> list[Step]:
+        """The ingestion reads data/raw and the sheets and writes data/processed."""
+        raw = self.digest(_entries(paths.raw_dir()), MAX_DOCUMENT_BYTES)
+        sheets = self.digest(_entries(paths.extraction_dir(), "*.yaml"), MAX_SHEET_BYTES)
+        return [
             Step(
-                "synthesis", "synthesis", SYNTHESIS_NOTEBOOK, "synthesis.html", {}, synthesis_inputs
+                name="ingest",
+                stage="ingest",
+                notebook=INGEST_NOTEBOOK,
+                page="ingest.html",
+                parameters={},
+                inputs=_combined(raw, sheets),
+                outputs=(paths.processed_dir(),),
             )
-        )
-    if (paths.notebooks_dir() / TRIAL_NOTEBOOK).is_file():
-        steps += [
-            Step(
-                name=f"trial-{trial_id}",
-                stage="trials",
-                notebook=TRIAL_NOTEBOOK,
-                page=f"trials/{trial_id}.html",
-                parameters={"trial_id": trial_id},
-                inputs=digest,
-            )
-            for trial_id, digest in trial_digests().items()
         ]
-    return steps
+
+    def pages(self) -> list[Step]:
+        """A page per trial (its rows and its sheet) and the synthesis (every table and sheet).
+
+        The synthesis comes first: it is the longest notebook, and steps start in list order.
+        """
+        steps = []
+        if (paths.notebooks_dir() / SYNTHESIS_NOTEBOOK).is_file():
+            tables = [*_csv_files([paths.processed_dir()]), *_entries(paths.context_dir())]
+            inputs = _combined(
+                self.digest(tables, MAX_DOCUMENT_BYTES), self.digest(_sheets(), MAX_SHEET_BYTES)
+            )
+            steps.append(
+                Step("synthesis", "synthesis", SYNTHESIS_NOTEBOOK, "synthesis.html", {}, inputs)
+            )
+        if (paths.notebooks_dir() / TRIAL_NOTEBOOK).is_file():
+            steps += [
+                Step(
+                    name=f"trial-{trial_id}",
+                    stage="trials",
+                    notebook=TRIAL_NOTEBOOK,
+                    page=f"trials/{trial_id}.html",
+                    parameters={"trial_id": trial_id},
+                    inputs=digest,
+                )
+                for trial_id, digest in self.trial_digests().items()
+            ]
+        return steps
+
+    def trial_digests(self) -> dict[str, str]:
+        """Per trial, a digest of the processed rows its page reads (its own) and of its sheet."""
+        processed = self.digest(_csv_files([paths.processed_dir()]), MAX_DOCUMENT_BYTES)
+        remembered = self.cache.trial_rows
+        if remembered.get("processed") != processed:
+            self.cache.trial_rows = {"processed": processed, "rows": _trial_row_digests()}
+        digests = {}
+        extraction = paths.extraction_dir()
+        for trial_id, rows in self.cache.trial_rows["rows"].items():
+            sheet = extraction / f"{trial_id}.yaml"
+            sheet_digest = self.digest([sheet], MAX_SHEET_BYTES) if sheet.exists() else ""
+            digests[trial_id] = _combined(rows, sheet_digest)
+        return digests
 
 
-WAVES: tuple[Callable[[], list[Step]], ...] = (plan_ingestion, plan_pages)
+WAVES: tuple[Callable[[Planner], list[Step]], ...] = (Planner.ingestion, Planner.pages)
 
 
-def sheet_trial_ids() -> list[str]:
-    """The trial ids the sheets declare (a sheet is named after its trial), sorted."""
-    return [sheet.stem for sheet in _sheets()]
+# --------------------------------------------------------------------------- files
 
 
-def trial_ids() -> list[str]:
-    """The trials of the processed tables, in their order; none before the first ingestion."""
-    trials = paths.processed_dir() / "trials.csv"
-    if not trials.exists():
+def _content_digest(path: Path, max_bytes: int) -> bytes:
+    content = hashlib.sha256()
+    try:
+        with open_regular(path, max_bytes) as handle:
+            while chunk := handle.read(1 << 20):
+                content.update(chunk)
+                if handle.tell() > max_bytes:  # it grew after the size check
+                    raise EvidenceInputError(path, "<file>", f"at most {max_bytes} bytes")
+    except OSError as exc:  # unreadable (permissions), or gone since the folder was listed
+        raise EvidenceInputError(path, "<file>", "a readable file", exc.strerror) from None
+    return content.digest()
+
+
+def _combined(*digests: str) -> str:
+    return hashlib.sha256("\0".join(digests).encode()).hexdigest()
+
+
+def _entries(directory: Path, pattern: str = "*") -> list[Path]:
+    """Everything in ``directory`` matching ``pattern`` except folders; none if it is missing.
+
+    Hidden files are left out, as ``glob`` would.
+    """
+    try:
+        with os.scandir(directory) as listing:
+            names = [
+                entry.name
+                for entry in listing
+                if not entry.name.startswith(".")
+                and fnmatch.fnmatchcase(entry.name, pattern)
+                and not entry.is_dir()
+            ]
+    except FileNotFoundError:
         return []
-    return [row[0] for row in _rows_by_trial(trials, max_bytes=MAX_DOCUMENT_BYTES)]
+    return [directory / name for name in sorted(names)]
 
 
-def trial_digests() -> dict[str, str]:
-    """Per trial, a digest of the processed rows its page reads (its own) and of its sheet."""
-    digests = {trial_id: hashlib.sha256() for trial_id in trial_ids()}
+def _csv_files(directories: Iterable[Path]) -> list[Path]:
+    return [path for directory in directories for path in _entries(directory, "*.csv")]
+
+
+def _sheets() -> list[Path]:
+    """Extraction sheets, without templates (``_*.yaml``)."""
+    return _entries(paths.extraction_dir(), "[!_]*.yaml")
+
+
+def _trial_row_digests() -> dict[str, str]:
+    """Per trial of ``trials.csv`` (sorted), a digest of its rows in every processed table."""
+    trials_table = paths.processed_dir() / "trials.csv"
+    if not trials_table.exists():
+        return {}  # nothing ingested yet
+    trial_ids = [trial_id for trial_id, _ in _rows_by_trial(trials_table)]
+    digests = {trial_id: hashlib.sha256() for trial_id in sorted(trial_ids)}
     for table in _csv_files([paths.processed_dir()]):
-        for trial_id, row in _rows_by_trial(table, MAX_DOCUMENT_BYTES):
+        for trial_id, row in _rows_by_trial(table):
             if trial_id in digests:
                 digests[trial_id].update(f"{table.stem}{row}".encode())
-    for trial_id, digest in digests.items():
-        sheet = paths.extraction_dir() / f"{trial_id}.yaml"
-        digest.update(_digest([sheet], MAX_SHEET_BYTES).encode() if sheet.exists() else b"")
-    return {trial_id: digest.hexdigest() for trial_id, digest in sorted(digests.items())}
+    return {trial_id: digest.hexdigest() for trial_id, digest in digests.items()}
 
 
-def _rows_by_trial(table: Path, max_bytes: int) -> list[tuple[str, str]]:
+def _rows_by_trial(table: Path) -> list[tuple[str, str]]:
     """(trial id, the row's ``repr``) for every row of a table with a ``trial_id`` column."""
-    with open_regular(table, max_bytes) as handle:
+    with open_regular(table, MAX_DOCUMENT_BYTES) as handle:
         reader = csv.reader(io.TextIOWrapper(handle, encoding="utf-8", newline=""))
         header = next(reader, [])
         if "trial_id" not in header:
@@ -228,36 +300,37 @@ def _rows_by_trial(table: Path, max_bytes: int) -> list[tuple[str, str]]:
 
 
 class Cache:
-    """Fingerprints (and output digests) of the pages currently published in reports/."""
+    """What the published site was built from: per page, its step's fingerprint (and outputs).
+
+    Also the digests of the input files and the per-trial row digests (:class:`Planner`).
+    Stored as JSON in ``build/cache.json``; a missing or damaged file only costs a full rebuild.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.entries: dict[str, dict[str, str]] = {}
+        self.trial_rows: dict = {}
+        self.file_digests: dict[str, list] = {}  # name -> [inode, size, mtime, ctime, digest]
         try:
             loaded = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            loaded = {}  # missing or damaged: that only costs a full rebuild
-        if isinstance(loaded, dict):
-            self.entries = {k: v for k, v in loaded.items() if isinstance(v, dict)}
-
-    def fresh(self, step: Step, fingerprint: str) -> bool:
-        entry = self.entries.get(step.page, {})
-        return (
-            entry.get("fingerprint") == fingerprint
-            and (paths.reports_dir() / step.page).is_file()
-            and (not step.outputs or entry.get("outputs") == step.outputs_digest())
-        )
-
-    @staticmethod
-    def entry(step: Step, fingerprint: str) -> dict[str, str]:
-        """What to remember of a step that has just run (its outputs as it left them)."""
-        entry = {"fingerprint": fingerprint}
-        if step.outputs:
-            entry["outputs"] = step.outputs_digest()
-        return entry
+            return
+        if isinstance(loaded, dict) and isinstance(loaded.get("pages"), dict):
+            self.entries = {k: v for k, v in loaded["pages"].items() if isinstance(v, dict)}
+            rows = loaded.get("trial_rows")
+            if isinstance(rows, dict) and isinstance(rows.get("rows"), dict):
+                self.trial_rows = rows
+            files = loaded.get("files")
+            if isinstance(files, dict):
+                self.file_digests = {
+                    name: entry
+                    for name, entry in files.items()
+                    if isinstance(entry, list) and len(entry) == 5
+                }
 
     def save(self, entries: dict[str, dict[str, str]]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(entries, indent=1, sort_keys=True), encoding="utf-8")
+        document = {"pages": entries, "trial_rows": self.trial_rows, "files": self.file_digests}
+        tmp.write_text(json.dumps(document, indent=1, sort_keys=True), encoding="utf-8")
         tmp.replace(self.path)
