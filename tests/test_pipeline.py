@@ -18,6 +18,7 @@ import pytest
 
 from helpers import paths
 from helpers.errors import EvidenceInputError
+from helpers.pages import site
 from helpers.run import pipeline, plan, publish
 from helpers.run.kernel import CellAborted
 
@@ -334,6 +335,25 @@ def test_stale_pages_are_pages_no_step_produces(tmp_path):
     planned = ["ingest.html", "trials/a.html", "synthesis.html"]
     assert publish.stale_pages(site, planned) == ["trials/gone.html"]
     assert publish.stale_pages(tmp_path / "missing", planned) == []
+
+
+def test_assembling_never_writes_into_the_published_site(tmp_path, monkeypatch):
+    published, staging, rendered = (tmp_path / "reports", tmp_path / "staging", tmp_path / "new")
+    pages = {"index.html": "old index", "ingest.html": "old", "trials/a.html": "a"}
+    pages["trials/gone.html"] = "gone"
+    for page, text in pages.items():
+        (published / page).parent.mkdir(parents=True, exist_ok=True)
+        (published / page).write_text(text, encoding="utf-8")
+    (rendered).mkdir()
+    (rendered / "ingest.html").write_text("new", encoding="utf-8")
+    monkeypatch.setattr(site, "index_page", lambda present, digest: f"index of {present}")
+    planned = ["ingest.html", "trials/a.html"]
+    publish.assemble(staging, published, rendered, ["ingest.html"], planned, "digest")
+    assert {p: (published / p).read_text(encoding="utf-8") for p in pages} == pages
+    assert (staging / "index.html").read_text(encoding="utf-8") == f"index of {planned}"
+    assert (staging / "ingest.html").read_text(encoding="utf-8") == "new"
+    assert (staging / "trials" / "a.html").read_text(encoding="utf-8") == "a"
+    assert not (staging / "trials" / "gone.html").exists()
 
 
 def test_swap_in_restores_the_old_site_when_the_new_cannot_be_moved_in(tmp_path, monkeypatch):
