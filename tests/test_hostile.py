@@ -7,7 +7,10 @@
   is refused and never runs.
 * A table of bad inputs through ``python -m helpers.evidence.ingest`` and ``python -m helpers.run.pipeline``:
   each exits 2 with one message naming the file and the field, and leaves the previous tables
-  and pages byte-identical.
+  and pages byte-identical. Among them, files that must never be read: a FIFO, links to
+  ``/dev/zero``, a sparse terabyte, a sheet nested 50,000 brackets deep.
+* The readers behind those refusals (:mod:`helpers.evidence.input_files`,
+  :mod:`helpers.evidence.safe_yaml`), on each kind of file.
 
 The schema's refusals are unit-tested in test_extraction.py and test_ingest.py; this module
 checks the same refusals as a user or a scheduler meets them, and what they leave behind.
@@ -20,6 +23,7 @@ import hashlib
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -33,6 +37,9 @@ import pytest
 import yaml
 
 from helpers import paths
+from helpers.errors import EvidenceInputError
+from helpers.evidence.input_files import MAX_SHEET_BYTES, open_regular, read_regular_file
+from helpers.evidence.safe_yaml import MAX_NESTING, read_yaml
 from helpers.run import pipeline
 
 PAYLOAD = "<script>alert(1)</script> <img src=x onerror=alert(1)>"
@@ -437,6 +444,22 @@ def non_utf8_sheet(root: Path, _marker: Path) -> None:
     sheet(root).write_bytes(data.replace(b"extracted_by:", b"extracted_by: \xff\xfe", 1))
 
 
+def link_to_dev_zero(path: Path) -> None:
+    path.unlink(missing_ok=True)
+    path.symlink_to("/dev/zero")
+
+
+def sparse_terabyte(path: Path) -> None:
+    """A file of 1 TiB that takes no disk: reading it whole would exhaust memory."""
+    with path.open("wb") as handle:
+        handle.truncate(1 << 40)
+
+
+def deeply_nested(root: Path, _marker: Path) -> None:
+    depth = 50_000
+    sheet(root).write_text(f"trial_id: sb_nguyen2023\nnotes: {'[' * depth}{']' * depth}\n", "utf-8")
+
+
 BAD_INPUTS = [
     BadInput(
         "malformed YAML",
@@ -557,7 +580,7 @@ BAD_INPUTS = [
         "python object tag in sources.yaml",
         python_tag_in_manifest,
         "sources.yaml",
-        "(yaml)",
+        "line ",
         "constructor for the tag",
         pipeline=True,
     ),
@@ -577,6 +600,46 @@ BAD_INPUTS = [
         "sources.yaml",
         "sources[1].sha265",
         "a known key",
+    ),
+    BadInput(
+        "sheet linked to /dev/zero",
+        lambda root, _: link_to_dev_zero(sheet(root, "zero.yaml")),
+        "zero.yaml",
+        "<file>",
+        "a regular file, got 'a symbolic link to /dev/zero, a character device'",
+        pipeline=True,
+    ),
+    BadInput(
+        "raw document linked to /dev/zero",
+        lambda root, _: link_to_dev_zero(root / "data" / "raw" / SB_RAW),
+        SB_RAW,
+        "<file>",
+        "a regular file",
+        pipeline=True,
+    ),
+    BadInput(
+        "FIFO among the sheets",
+        lambda root, _: os.mkfifo(sheet(root, "pipe.yaml")),
+        "pipe.yaml",
+        "<file>",
+        "a regular file, got 'a FIFO (named pipe)'",
+        pipeline=True,
+    ),
+    BadInput(
+        "sheet of a terabyte",
+        lambda root, _: sparse_terabyte(sheet(root)),
+        SB_SHEET,
+        "<file>",
+        f"at most {MAX_SHEET_BYTES} bytes, got {1 << 40}",
+        pipeline=True,
+    ),
+    BadInput(
+        "sheet nested 50,000 brackets deep",
+        deeply_nested,
+        SB_SHEET,
+        "line 2, column ",
+        f"at most {MAX_NESTING} levels of nesting",
+        pipeline=True,
     ),
     BadInput(
         "missing raw file",
@@ -639,3 +702,88 @@ def test_bad_input_is_refused_with_one_clear_message(bad_runs, name):
         assert "reports/ left unchanged" in run.results["helpers.run.pipeline"].stderr
     assert run.outputs_kept, "data/processed or reports/ changed"
     assert not run.marker_created, "code in the input was executed"
+
+
+# --------------------------------------------------------------------------- (6) the readers
+
+
+def test_open_regular_refuses_a_fifo_without_waiting_for_a_writer(tmp_path):
+    fifo = tmp_path / "pipe.yaml"
+    os.mkfifo(fifo)
+    with pytest.raises(EvidenceInputError, match="expected a regular file, got 'a FIFO"):
+        open_regular(fifo, 100)
+
+
+def test_open_regular_names_what_a_link_points_to(tmp_path):
+    link = tmp_path / "zero.yaml"
+    link.symlink_to("/dev/zero")
+    with pytest.raises(EvidenceInputError) as caught:
+        read_regular_file(link, 100)
+    assert caught.value.field == "<file>"
+    assert caught.value.got == "a symbolic link to /dev/zero, a character device"
+
+
+def test_open_regular_names_a_dangling_link(tmp_path):
+    link = tmp_path / "gone.yaml"
+    link.symlink_to(tmp_path / "nowhere.yaml")
+    with pytest.raises(EvidenceInputError, match="a symbolic link to .*nowhere.yaml, which does"):
+        open_regular(link, 100)
+
+
+def test_open_regular_refuses_folders_and_sockets(tmp_path):
+    with pytest.raises(EvidenceInputError, match="got 'a directory'"):
+        open_regular(tmp_path, 100)
+    path = tmp_path / "s.yaml"
+    with socket.socket(socket.AF_UNIX) as listening:
+        listening.bind(str(path))
+        with pytest.raises(EvidenceInputError, match="got 'a socket'"):
+            open_regular(path, 100)
+
+
+def test_the_size_limit_is_checked_before_reading(tmp_path):
+    big = tmp_path / "big.yaml"
+    sparse_terabyte(big)  # reading it would need a terabyte of memory
+    with pytest.raises(EvidenceInputError, match=f"got {1 << 40}"):
+        read_yaml(big)
+    small = tmp_path / "small.txt"
+    small.write_bytes(b"12345")
+    assert read_regular_file(small, 5) == b"12345"
+    with pytest.raises(EvidenceInputError, match="at most 4 bytes, got 5"):
+        read_regular_file(small, 4)
+    with pytest.raises(FileNotFoundError):
+        read_regular_file(tmp_path / "missing.txt", 4)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: " + "[" * 50_000 + "]" * 50_000,
+        "a: " + "{b: " * 50_000 + "}" * 50_000,
+        "a:\n" + "".join(" " * level + "- \n" for level in range(1, 200)),
+    ],
+    ids=["flow sequences", "flow mappings", "block sequences"],
+)
+def test_read_yaml_refuses_deep_nesting_with_its_position(tmp_path, text):
+    path = tmp_path / "deep.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(EvidenceInputError) as caught:
+        read_yaml(path)
+    assert caught.value.expected == f"at most {MAX_NESTING} levels of nesting"
+    assert re.fullmatch(r"line \d+, column \d+", caught.value.field)
+
+
+def test_read_yaml_reads_nesting_up_to_the_limit_and_long_alias_chains(tmp_path):
+    path = tmp_path / "ok.yaml"
+    depth = MAX_NESTING - 1  # the top-level mapping is a level too
+    path.write_text("a: " + "[" * depth + "1" + "]" * depth + "\n", encoding="utf-8")
+    value = read_yaml(path)["a"]
+    for _ in range(depth):
+        (value,) = value
+    assert value == 1
+    # Each anchor holds the previous one: 600 levels once expanded, yet shallow as written.
+    lines = ["a0: &a0 [1]", *(f"a{i}: &a{i} [*a{i - 1}]" for i in range(1, 600))]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    value = read_yaml(path)["a599"]
+    for _ in range(599):
+        (value,) = value
+    assert value == [1]

@@ -1,16 +1,26 @@
-"""The regeneration pipeline on a scratch copy of the project: incremental, safe, exclusive."""
+"""The regeneration pipeline on a scratch copy of the project: incremental, safe, exclusive.
+
+Planning (:mod:`helpers.run.plan`) and publishing (:mod:`helpers.run.publish`) are also tested
+on small fixtures of their own, without running a notebook.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
 from helpers import paths
-from helpers.run import pipeline
+from helpers.errors import EvidenceInputError
+from helpers.pages import site
+from helpers.run import pipeline, plan, publish
+from helpers.run.kernel import CellAborted
 
 
 @pytest.fixture
@@ -47,11 +57,30 @@ def expected_pages(root: Path) -> set[str]:
     return pages
 
 
+HEAVY_MODULES = ("pandas", "numpy", "nbformat", "papermill", "jupyter_client", "jsonschema")
+
+
 def test_full_run_builds_every_page_then_a_rerun_does_nothing(project):
     assert pipeline.run(quiet=True) == pipeline.EXIT_OK
     assert set(page_stamps(project)) == expected_pages(project)
     before = page_stamps(project)
     assert pipeline.run(quiet=True) == pipeline.EXIT_OK
+    assert page_stamps(project) == before
+    # A run with nothing to do decides from hashes, before importing the heavy machinery.
+    probe = (
+        "import sys; from helpers.run import pipeline; code = pipeline.main(['--quiet']); "
+        f"print(code, [m for m in {HEAVY_MODULES!r} if m in sys.modules])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        env={**os.environ, paths.ROOT_ENV_VAR: str(project)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.stdout.strip() == "0 []", result.stderr
+    assert "reports are up to date" in result.stderr
     assert page_stamps(project) == before
 
 
@@ -138,5 +167,236 @@ def test_damaged_cache_only_costs_a_rebuild(project):
     assert json.loads((project / "build" / "cache.json").read_text(encoding="utf-8"))
 
 
-def test_cli_usage_errors_exit_4():
-    assert pipeline.main(["--stage", "nonsense"]) == pipeline.EXIT_USAGE
+@pytest.mark.parametrize(
+    "arguments",
+    [["--stage", "nonsense"], ["--jobs", "0"], ["--jobs", "two"], ["--cell-timeout", "-5"]],
+)
+def test_cli_usage_errors_exit_4(arguments):
+    assert pipeline.main(arguments) == pipeline.EXIT_USAGE
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def write_table(path: Path, header: list[str], rows: list[list[str]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [",".join(header), *(",".join(row) for row in rows)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@pytest.fixture
+def tables(tmp_path, monkeypatch) -> Path:
+    """A scratch root with two trials' processed rows and sheets (no notebook runs)."""
+    root = tmp_path / "tables"
+    (root / "data" / "extraction").mkdir(parents=True)
+    (root / "pyproject.toml").write_text("", encoding="utf-8")
+    processed = root / "data" / "processed"
+    write_table(processed / "trials.csv", ["trial_id", "title"], [["a", "A"], ["b", "B"]])
+    write_table(
+        processed / "outcomes.csv",
+        ["outcome", "trial_id", "value"],
+        [["x", "a", "1"], ["x", "b", "2"], ["y", "b", "3"]],
+    )
+    write_table(processed / "data_dictionary.csv", ["table", "column"], [["trials", "title"]])
+    for trial in "ab":
+        (root / "data" / "extraction" / f"{trial}.yaml").write_text(f"trial_id: {trial}\n", "utf-8")
+    monkeypatch.setenv(paths.ROOT_ENV_VAR, str(root))
+    return root
+
+
+def planner(root: Path) -> plan.Planner:
+    """A planner of a new run, with the cache as the last run left it."""
+    return plan.Planner(plan.Cache(root / "build" / "cache.json"))
+
+
+def test_trial_digest_changes_only_for_the_trial_whose_rows_or_sheet_changed(tables):
+    before = planner(tables).trial_digests()
+    assert list(before) == ["a", "b"]
+    write_table(
+        tables / "data" / "processed" / "outcomes.csv",
+        ["outcome", "trial_id", "value"],
+        [["x", "a", "1"], ["x", "b", "2"], ["y", "b", "4"]],
+    )
+    after_rows = planner(tables).trial_digests()
+    assert after_rows["a"] == before["a"] and after_rows["b"] != before["b"]
+    (tables / "data" / "extraction" / "a.yaml").write_text("trial_id: a\n# edited\n", "utf-8")
+    after_sheet = planner(tables).trial_digests()
+    assert after_sheet["a"] != after_rows["a"] and after_sheet["b"] == after_rows["b"]
+
+
+def test_trial_row_digests_are_reused_only_while_the_tables_are_unchanged(tables, monkeypatch):
+    first = planner(tables)
+    digests = first.trial_digests()
+    first.cache.save({})
+    parsed = []
+    monkeypatch.setattr(plan, "_trial_row_digests", lambda: parsed.append(1) or {"a": "x"})
+    assert planner(tables).trial_digests() == digests  # nothing parsed: the cache holds them
+    assert parsed == []
+    (tables / "data" / "processed" / "trials.csv").write_text("trial_id\na\n", "utf-8")
+    assert list(planner(tables).trial_digests()) == ["a"]
+    assert parsed == [1]
+
+
+def test_pages_plan_a_step_per_trial_and_the_synthesis(tables):
+    (tables / "notebooks").mkdir()
+    for notebook in (plan.TRIAL_NOTEBOOK, plan.SYNTHESIS_NOTEBOOK):
+        (tables / "notebooks" / notebook).write_text("{}", encoding="utf-8")
+    steps = planner(tables).pages()
+    assert [(s.name, s.stage, s.page) for s in steps] == [
+        ("synthesis", "synthesis", "synthesis.html"),
+        ("trial-a", "trials", "trials/a.html"),
+        ("trial-b", "trials", "trials/b.html"),
+    ]
+    assert steps[1].parameters == {"trial_id": "a"}
+
+
+def test_fingerprint_covers_notebook_parameters_and_inputs(tables):
+    (tables / "notebooks").mkdir()
+    notebook = tables / "notebooks" / plan.TRIAL_NOTEBOOK
+    notebook.write_text("{}", encoding="utf-8")
+    step = plan.Step(
+        "trial-a", "trials", plan.TRIAL_NOTEBOOK, "trials/a.html", {"trial_id": "a"}, "1"
+    )
+    first = planner(tables).fingerprint(step)
+    assert planner(tables).fingerprint(step) == first
+    other_inputs = plan.Step(**{**step.__dict__, "inputs": "2"})
+    other_parameters = plan.Step(**{**step.__dict__, "parameters": {"trial_id": "b"}})
+    assert planner(tables).fingerprint(other_inputs) != first
+    assert planner(tables).fingerprint(other_parameters) != first
+    notebook.write_text('{"cells": []}', encoding="utf-8")
+    assert planner(tables).fingerprint(step) != first
+
+
+def test_files_are_hashed_once_until_steps_have_run(tables):
+    run = planner(tables)
+    (step,) = run.ingestion()
+    sheet = tables / "data" / "extraction" / "a.yaml"
+    sheet.write_text("trial_id: a\n# edited by a step\n", "utf-8")
+    assert run.ingestion()[0].inputs == step.inputs  # still the digest this run began with
+    run.forget()
+    assert run.ingestion()[0].inputs != step.inputs
+
+
+def test_a_settled_unchanged_file_is_not_read_again(tables, monkeypatch):
+    sheet = tables / "data" / "extraction" / "a.yaml"
+    monkeypatch.setattr(plan, "SETTLED_SECONDS", 0)  # as if the files were written long ago
+    first = planner(tables)
+    inputs = first.ingestion()[0].inputs
+    first.cache.save({})
+    reads = []
+    real = plan._content_digest
+    monkeypatch.setattr(
+        plan, "_content_digest", lambda path, limit: reads.append(path) or real(path, limit)
+    )
+    assert planner(tables).ingestion()[0].inputs == inputs
+    assert reads == []  # every digest came from the cache
+    sheet.write_text("trial_id: a\n# edited\n", "utf-8")  # new times, so read again
+    assert planner(tables).ingestion()[0].inputs != inputs
+    assert reads == [sheet]
+
+
+def test_a_file_modified_within_the_last_seconds_is_always_read(tables):
+    run = planner(tables)
+    run.ingestion()  # the files were all written just now
+    assert run.cache.file_digests == {}
+
+
+def test_ingestion_is_stale_when_its_outputs_were_changed_by_hand(tables):
+    (tables / "reports").mkdir()
+    (tables / "reports" / "ingest.html").write_text("page", encoding="utf-8")
+    run = planner(tables)
+    (step,) = run.ingestion()
+    run.cache.save({step.page: run.entry(step, "f")})
+    assert planner(tables).fresh(step, "f")
+    assert not planner(tables).fresh(step, "other")
+    (tables / "data" / "processed" / "trials.csv").write_text("trial_id\na\n", "utf-8")
+    assert not planner(tables).fresh(step, "f")
+
+
+def test_planning_refuses_a_fifo_in_data_without_blocking(tables):
+    os.mkfifo(tables / "data" / "extraction" / "c.yaml")
+    with pytest.raises(EvidenceInputError, match=r"c\.yaml: <file>: expected a regular file"):
+        planner(tables).ingestion()
+
+
+def test_sheet_trial_ids_are_the_sheet_names_without_templates(tables):
+    (tables / "data" / "extraction" / "_template.yaml").write_text("x: 1\n", "utf-8")
+    assert plan.sheet_trial_ids() == ["a", "b"]
+
+
+# --------------------------------------------------------------------------- publishing
+
+
+def test_stale_pages_are_pages_no_step_produces(tmp_path):
+    site = tmp_path / "reports"
+    for page in ("index.html", "ingest.html", "trials/a.html", "trials/gone.html", "README.md"):
+        (site / page).parent.mkdir(parents=True, exist_ok=True)
+        (site / page).write_text(page, encoding="utf-8")
+    planned = ["ingest.html", "trials/a.html", "synthesis.html"]
+    assert publish.stale_pages(site, planned) == ["trials/gone.html"]
+    assert publish.stale_pages(tmp_path / "missing", planned) == []
+
+
+def test_assembling_never_writes_into_the_published_site(tmp_path, monkeypatch):
+    published, staging, rendered = (tmp_path / "reports", tmp_path / "staging", tmp_path / "new")
+    pages = {"index.html": "old index", "ingest.html": "old", "trials/a.html": "a"}
+    pages["trials/gone.html"] = "gone"
+    for page, text in pages.items():
+        (published / page).parent.mkdir(parents=True, exist_ok=True)
+        (published / page).write_text(text, encoding="utf-8")
+    (rendered).mkdir()
+    (rendered / "ingest.html").write_text("new", encoding="utf-8")
+    monkeypatch.setattr(site, "index_page", lambda present, digest: f"index of {present}")
+    planned = ["ingest.html", "trials/a.html"]
+    publish.assemble(staging, published, rendered, ["ingest.html"], planned, "digest")
+    assert {p: (published / p).read_text(encoding="utf-8") for p in pages} == pages
+    assert (staging / "index.html").read_text(encoding="utf-8") == f"index of {planned}"
+    assert (staging / "ingest.html").read_text(encoding="utf-8") == "new"
+    assert (staging / "trials" / "a.html").read_text(encoding="utf-8") == "a"
+    assert not (staging / "trials" / "gone.html").exists()
+
+
+def test_swap_in_restores_the_old_site_when_the_new_cannot_be_moved_in(tmp_path, monkeypatch):
+    published, staging = tmp_path / "reports", tmp_path / "build" / "staging"
+    (published / "trials").mkdir(parents=True)
+    (published / "index.html").write_text("old", encoding="utf-8")
+    staging.mkdir(parents=True)
+    (staging / "index.html").write_text("new", encoding="utf-8")
+    real_rename = Path.rename
+
+    def failing_rename(self, target):
+        if self == staging:
+            raise OSError(28, "No space left on device", str(self))
+        return real_rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", failing_rename)
+    with pytest.raises(OSError):
+        publish.swap_in(staging, published)
+    assert (published / "index.html").read_text(encoding="utf-8") == "old"
+    monkeypatch.setattr(Path, "rename", real_rename)
+    publish.swap_in(staging, published)
+    assert (published / "index.html").read_text(encoding="utf-8") == "new"
+    assert not (tmp_path / ".reports-retired").exists()
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def test_an_os_error_is_described_by_its_path():
+    disk_full = OSError(28, "No space left on device", "/srv/build/staging/index.html")
+    assert pipeline.describe_os_error(disk_full) == (
+        "could not write /srv/build/staging/index.html: No space left on device"
+    )
+    busy = OSError(16, "Device or resource busy", "/srv/reports", None, "/srv/.reports-retired")
+    assert "/srv/reports -> /srv/.reports-retired" in pipeline.describe_os_error(busy)
+    copy = shutil.Error([("/srv/reports/a.html", "/srv/build/staging/a.html", "[Errno 28] full")])
+    assert pipeline.describe_os_error(copy) == (
+        "could not copy /srv/reports/a.html to /srv/build/staging/a.html: [Errno 28] full"
+    )
+
+
+def test_an_aborted_cell_is_named_by_its_number_and_first_line():
+    timed_out = CellAborted("ran longer than the cell timeout of 5 s", 5, 4, "\nimport time\nx")
+    assert str(timed_out) == "cell 4 ('import time') ran longer than the cell timeout of 5 s"
+    died = CellAborted("was running when the kernel died", 3, None, "os._exit(1)")
+    assert str(died).startswith("the cell at position 4 ('os._exit(1)')")

@@ -120,7 +120,7 @@ def test_manifest_rejects_unknown_top_level_key_and_bad_yaml(tmp_path):
         load_manifest(_write_manifest(tmp_path, _raw_entries(), extra=1))
     bad = tmp_path / "bad.yaml"
     bad.write_text("sources: [\n", encoding="utf-8")
-    with pytest.raises(EvidenceInputError, match="valid YAML"):
+    with pytest.raises(EvidenceInputError, match="well-formed YAML"):
         load_manifest(bad)
 
 

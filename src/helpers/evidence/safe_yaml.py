@@ -1,32 +1,37 @@
-"""Reading YAML written by people: safe loading with size and alias-expansion limits.
+"""Reading YAML written by people: safely, within limits of size, nesting and alias expansion.
 
-``yaml.safe_load`` only (no object construction); a file over :data:`MAX_SHEET_BYTES` or a
-"billion laughs" document whose aliases would expand past :data:`MAX_EXPANDED_NODES` is
-refused before it is expanded, with an :class:`~helpers.errors.EvidenceInputError` naming the
-file.
+Each refusal is an :class:`~helpers.errors.EvidenceInputError` naming the file:
+
+* the file must be a regular file of at most :data:`MAX_SHEET_BYTES`, checked before reading
+  (:mod:`helpers.evidence.input_files`: no FIFO, no link to ``/dev/zero``);
+* YAML is loaded with ``yaml.SafeLoader`` only (no object construction), parsed once, and
+  refused before it is built when it nests deeper than :data:`MAX_NESTING` levels (deep
+  nesting would exhaust Python's recursion limit) or when its aliases would expand past
+  :data:`MAX_EXPANDED_NODES` nodes (a "billion laughs").
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from helpers.errors import EvidenceInputError
+from helpers.evidence.input_files import MAX_SHEET_BYTES, read_regular_file
 
-MAX_SHEET_BYTES = 1_000_000
+MAX_NESTING = 64  # a real sheet nests about 6 levels deep
 MAX_EXPANDED_NODES = 200_000  # a real sheet has a few thousand
 
 
 def read_yaml(path: Path) -> Any:
-    """Safe YAML with size and alias limits (a billion-laughs sheet is refused, not expanded)."""
+    """Safe YAML with size, nesting and alias limits (see the module docstring)."""
     try:
-        raw = path.read_bytes()
+        raw = read_regular_file(path, MAX_SHEET_BYTES)
     except OSError as exc:
         raise EvidenceInputError(path, "<file>", "a readable file", str(exc)) from exc
-    if len(raw) > MAX_SHEET_BYTES:
-        raise EvidenceInputError(path, "<file>", f"at most {MAX_SHEET_BYTES} bytes", len(raw))
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -35,37 +40,99 @@ def read_yaml(path: Path) -> Any:
         ) from exc
     if not text.strip():
         raise EvidenceInputError(path, "<file>", "a non-empty YAML mapping")
+    loader = _NestingLimitedLoader(text)
     try:
-        expanded = _expanded_size(yaml.compose(text, Loader=yaml.SafeLoader))
-    except yaml.YAMLError:
-        expanded = 0  # safe_load below reports the syntax error with its position
-    if expanded > MAX_EXPANDED_NODES:
+        root = loader.get_single_node()
+        expanded = _expanded_size(root)
+        if expanded > MAX_EXPANDED_NODES:
+            raise EvidenceInputError(
+                path,
+                "<file>",
+                f"at most {MAX_EXPANDED_NODES} YAML nodes once aliases are expanded",
+                expanded,
+            )
+        return None if root is None else loader.construct_document(root)
+    except _TooDeep as deep:
         raise EvidenceInputError(
-            path,
-            "<file>",
-            f"at most {MAX_EXPANDED_NODES} YAML nodes once aliases are expanded",
-            expanded,
-        )
-    try:
-        return yaml.safe_load(text)
+            path, _where(deep.mark), f"at most {MAX_NESTING} levels of nesting"
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "<file>"
         problem = getattr(exc, "problem", None) or str(exc)
-        raise EvidenceInputError(path, where, "well-formed YAML", problem) from exc
+        raise EvidenceInputError(path, _where(mark), "well-formed YAML", problem) from None
+    finally:
+        loader.dispose()
+
+
+def _where(mark: yaml.Mark | None) -> str:
+    return f"line {mark.line + 1}, column {mark.column + 1}" if mark else "<file>"
+
+
+class _TooDeep(Exception):
+    def __init__(self, mark: yaml.Mark) -> None:
+        super().__init__(mark)
+        self.mark = mark
+
+
+class _NestingLimitedLoader(yaml.SafeLoader):
+    """``SafeLoader`` that stops composing past :data:`MAX_NESTING` nested collections.
+
+    A collection (mapping or sequence) is a level; the top-level mapping is the first.
+
+    PyYAML composes recursively, so the check must come before Python's recursion limit; it
+    also stops the scanner early, which is slow on deep flow collections.
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.depth = 0
+
+    def compose_sequence_node(self, anchor: str | None) -> yaml.SequenceNode:
+        with self._nested():
+            return super().compose_sequence_node(anchor)
+
+    def compose_mapping_node(self, anchor: str | None) -> yaml.MappingNode:
+        with self._nested():
+            return super().compose_mapping_node(anchor)
+
+    @contextmanager
+    def _nested(self) -> Iterator[None]:
+        self.depth += 1
+        try:
+            if self.depth > MAX_NESTING:
+                raise _TooDeep(self.peek_event().start_mark)
+            yield
+        finally:
+            self.depth -= 1
 
 
 def _expanded_size(root: yaml.Node | None) -> int:
-    """Node count after alias expansion, computed on the composed graph without expanding it."""
+    """Node count after alias expansion, computed on the composed graph without expanding it.
+
+    Iterative (post-order with an explicit stack): aliases can chain nested collections far
+    deeper than any one of them.
+    """
+    if root is None:
+        return 0
     sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in sizes and not children_done:
+            continue  # already counted (an alias), or in progress (a recursive alias)
+        children = _children(node)
+        if children_done:
+            sizes[id(node)] = 1 + sum(sizes.get(id(child), 1) for child in children)
+            continue
+        sizes[id(node)] = 1  # in progress: a recursive alias counts once
+        stack.append((node, True))
+        stack.extend((child, False) for child in children if id(child) not in sizes)
+    return sizes[id(root)]
 
-    def size(node: yaml.Node) -> int:
-        if id(node) not in sizes:
-            sizes[id(node)] = 1  # guards recursive aliases
-            if isinstance(node, yaml.SequenceNode):
-                sizes[id(node)] = 1 + sum(size(child) for child in node.value)
-            elif isinstance(node, yaml.MappingNode):
-                sizes[id(node)] = 1 + sum(size(k) + size(v) for k, v in node.value)
-        return sizes[id(node)]
 
-    return 0 if root is None else size(root)
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []

@@ -44,10 +44,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 from types import MappingProxyType
 
-import yaml
-
 from helpers import paths
 from helpers.errors import EvidenceInputError
+from helpers.evidence.input_files import MAX_DOCUMENT_BYTES, read_regular_file
+from helpers.evidence.safe_yaml import read_yaml
 
 # Kinds of report, most complete first. A study's value comes from its most complete report
 # that gives it (Cochrane Handbook 5.2: a study is the unit, reports are where its data come
@@ -111,12 +111,9 @@ def load_manifest(path: Path | None = None) -> dict[str, SourceRecord]:
     """
     path = Path(path) if path is not None else paths.sources_manifest()
     where = str(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise EvidenceInputError(where, "(file)", "an existing sources manifest") from None
-    except yaml.YAMLError as exc:
-        raise EvidenceInputError(where, "(yaml)", "valid YAML", got=str(exc)) from None
+    if not path.exists():
+        raise EvidenceInputError(where, "(file)", "an existing sources manifest")
+    data = read_yaml(path)  # a regular file, size, nesting and alias limits, safe tags only
 
     if not isinstance(data, dict):
         raise EvidenceInputError(where, "(top level)", "a mapping with key 'sources'", got=data)
@@ -217,8 +214,9 @@ def verify_hashes(manifest: Mapping[str, SourceRecord], raw_dir: Path | None = N
     """Check every manifest file exists, is non-empty, has its recorded sha256 and is UTF-8.
 
     Raises ``EvidenceInputError`` naming the raw file: field ``sha256`` (expected the manifest
-    hash, got the actual one), ``file`` (missing), ``size`` (0 bytes) or ``encoding`` (with the
-    byte offset of the first invalid byte).
+    hash, got the actual one), ``file`` (missing), ``size`` (0 bytes), ``<file>`` (not a regular
+    file, or over ``MAX_DOCUMENT_BYTES``) or ``encoding`` (with the byte offset of the first
+    invalid byte).
     """
     directory = Path(raw_dir) if raw_dir is not None else paths.raw_dir()
     for record in manifest.values():
@@ -231,8 +229,9 @@ def verify_hashes(manifest: Mapping[str, SourceRecord], raw_dir: Path | None = N
 
 
 def _read_bytes(path: Path) -> bytes:
+    """A raw document's bytes: a regular file within the size limit (``input_files``)."""
     try:
-        data = path.read_bytes()
+        data = read_regular_file(path, MAX_DOCUMENT_BYTES)
     except FileNotFoundError:
         raise EvidenceInputError(
             str(path), "file", "an existing file listed in sources.yaml"

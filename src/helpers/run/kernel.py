@@ -12,11 +12,17 @@ pages, so the pipeline runs notebook after notebook in a :class:`WarmKernel`, on
 thread of a :class:`KernelPool`. Before each notebook, :func:`reset_to_fresh` runs inside the
 kernel and restores what a kernel that has just started (and imported the same modules) would
 have. Failures still come back as papermill errors naming the notebook's cell.
+
+A cell that outlives the cell timeout, or a kernel that dies while running a cell (``os._exit``,
+the out-of-memory killer), ends the notebook with :class:`CellAborted`, which names the cell;
+the notebook as far as it ran is written out all the same, and the kernel is stopped and
+replaced (it is still busy, or gone).
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import secrets
 import subprocess
@@ -38,11 +44,13 @@ if TYPE_CHECKING:
 __all__ = [
     "KERNEL_ARGUMENTS",
     "KERNEL_NAME",
+    "CellAborted",
     "IPCKernelManager",
     "KernelPool",
     "WarmKernel",
     "reset_to_fresh",
 ]
+
 
 # The kernel's own log would print shutdown chatter ("KeyboardInterrupt caught in kernel")
 # into cron logs; failures inside cells still reach us as cell errors.
@@ -51,6 +59,37 @@ KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]
 WARM_KERNEL_ARGUMENTS = [*KERNEL_ARGUMENTS, "--HistoryManager.hist_file=:memory:"]
 RESET_CODE = "__import__('helpers.run.kernel', fromlist=['_']).reset_to_fresh()"
 ENGINE_NAME = "cell-evidence-warm"
+# nbclient logs a timeout or a dead kernel as errors before raising; the raised CellAborted says
+# it once, so those lines would only be noise in cron logs.
+_CLIENT_LOG = logging.getLogger("helpers.run.kernel.nbclient")
+_CLIENT_LOG.addHandler(logging.NullHandler())
+_CLIENT_LOG.propagate = False
+
+
+class CellAborted(Exception):
+    """A cell never finished: it outlived the cell timeout, or the kernel died running it.
+
+    ``cell_index`` counts every cell from 0 (papermill's injected parameters included);
+    ``execution_count`` is the number Jupyter shows beside the cell, if it got that far.
+    """
+
+    def __init__(
+        self, reason: str, cell_index: int, execution_count: int | None, source: str
+    ) -> None:
+        super().__init__(reason, cell_index, execution_count, source)
+        self.reason, self.cell_index = reason, cell_index
+        self.execution_count, self.source = execution_count, source
+
+    def __str__(self) -> str:
+        # The execution count is what Jupyter shows ("In [4]"); a cell that died before the
+        # kernel acknowledged it has none, so say where it sits (markdown cells included).
+        if self.execution_count:
+            cell = f"cell {self.execution_count}"
+        else:
+            cell = f"the cell at position {self.cell_index + 1}"
+        first_line = next((line for line in self.source.splitlines() if line.strip()), "")
+        shown = first_line if len(first_line) <= 60 else first_line[:59] + "…"
+        return f"{cell} ({shown.strip()!r}) {self.reason}"
 
 
 def _socket_prefix() -> str:
@@ -121,45 +160,62 @@ class WarmKernel:
             raise
         self.start_seconds = time.perf_counter() - started
         self.notebooks_run = 0
+        self.usable = True
 
     def run(
-        self, notebook: Path, output: Path, parameters: dict
+        self,
+        notebook: Path,
+        output: Path,
+        parameters: dict,
+        cell_timeout: int,
     ) -> tuple[nbformat.NotebookNode, dict[str, float]]:
         """Execute ``notebook`` with papermill into ``output``: the executed notebook, timings.
 
         Timings in seconds: ``kernel`` = starting this kernel (for its first notebook only),
         ``execute`` = resetting it and running the cells. Raises papermill's
         ``PapermillExecutionError`` (naming the failing cell) like ``papermill.execute_notebook``
-        on a new kernel; ``output`` then holds the notebook as far as it ran.
+        on a new kernel, or :class:`CellAborted` when a cell runs longer than ``cell_timeout``
+        seconds or the kernel dies; ``output`` then holds the notebook as far as it ran.
         """
+        import nbformat
         import papermill
 
         _register_engine()
         started = time.perf_counter()
         first, self.notebooks_run = self.notebooks_run == 0, self.notebooks_run + 1
-        executed = papermill.execute_notebook(
-            str(notebook),
-            str(output),
-            parameters=parameters,
-            engine_name=ENGINE_NAME,
-            kernel_name=KERNEL_NAME,
-            kernel=self,
-            progress_bar=False,
-            report_mode=False,
-            # Written once at the end (or on failure), not twice per cell: a trial page with
-            # figures is ~1 MB of JSON, validated by nbformat on every write.
-            request_save_on_cell_execute=False,
-        )
+        try:
+            executed = papermill.execute_notebook(
+                str(notebook),
+                str(output),
+                parameters=parameters,
+                engine_name=ENGINE_NAME,
+                kernel_name=KERNEL_NAME,
+                kernel=self,
+                cell_timeout=cell_timeout,
+                progress_bar=False,
+                report_mode=False,
+                # Written once at the end (or on failure), not twice per cell: a trial page with
+                # figures is ~1 MB of JSON, validated by nbformat on every write.
+                request_save_on_cell_execute=False,
+            )
+        except _Aborted as aborted:
+            # The kernel is still running the cell, or dead: it runs nothing more.
+            self.usable = False
+            self.shutdown(now=True)
+            nbformat.write(aborted.notebook, output)
+            raise aborted.cell from None
         timing = {
             "kernel": self.start_seconds if first else 0.0,
             "execute": time.perf_counter() - started,
         }
         return executed, timing
 
-    def shutdown(self) -> None:
-        """Stop the kernel; another thread may call this once the kernel's thread is idle."""
+    def shutdown(self, now: bool = False) -> None:
+        """Stop the kernel (at once: kill it); another thread may call this when it is idle."""
+        if self.loop.is_closed():
+            return
         self.client.stop_channels()
-        self.manager.shutdown_kernel(now=False)
+        self.manager.shutdown_kernel(now=now)
         self.loop.close()
 
 
@@ -177,8 +233,9 @@ class KernelPool(ThreadPoolExecutor):
         self.kernels: list[WarmKernel] = []
 
     def kernel(self) -> WarmKernel:
-        """The calling worker's kernel, started on its first call."""
-        if getattr(self.local, "kernel", None) is None:
+        """The calling worker's kernel, started on its first call or after one was aborted."""
+        current = getattr(self.local, "kernel", None)
+        if current is None or not current.usable:
             self.local.kernel = WarmKernel(self.cwd)
             self.kernels.append(self.local.kernel)
         return self.local.kernel
@@ -190,19 +247,43 @@ class KernelPool(ThreadPoolExecutor):
         self.kernels.clear()
 
 
+class _Aborted(Exception):
+    """Carries a :class:`CellAborted` and the notebook as far as it ran out of papermill."""
+
+    def __init__(self, cell: CellAborted, notebook: nbformat.NotebookNode) -> None:
+        super().__init__(cell)
+        self.cell, self.notebook = cell, notebook
+
+
 @functools.cache
 def _register_engine() -> None:
     """Register papermill's nbclient engine, running on a :class:`WarmKernel`."""
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.clientwrap import PapermillNotebookClient
     from papermill.engines import NBClientEngine, papermill_engines
 
+    class CellTrackingClient(PapermillNotebookClient):
+        """Remembers which cell is running, for a timeout or a dead kernel to name it."""
+
+        running: int | None = None
+
+        def execute_cell(self, cell, cell_index, *args, **kwargs):
+            self.running = cell_index
+            return super().execute_cell(cell, cell_index, *args, **kwargs)
+
     class WarmKernelEngine(NBClientEngine):
         @classmethod
-        def execute_managed_notebook(cls, nb_man, kernel_name, kernel, **_):
+        def execute_managed_notebook(cls, nb_man, kernel_name, kernel, cell_timeout, **_):
             for cell in nb_man.nb.cells:
                 if "injected-parameters" in cell.metadata.get("tags", []):
                     cell.id = "injected-parameters"  # papermill's is random: pages would differ
-            client = PapermillNotebookClient(nb_man, km=kernel.manager, kernel_name=kernel_name)
+            client = CellTrackingClient(
+                nb_man,
+                km=kernel.manager,
+                kernel_name=kernel_name,
+                timeout=cell_timeout,
+                log=_CLIENT_LOG,
+            )
             client.kc = kernel.client  # so nbclient neither starts nor stops a kernel or client
             reply = client.wait_for_reply(
                 client.kc.execute(RESET_CODE, silent=True, store_history=False)
@@ -212,7 +293,17 @@ def _register_engine() -> None:
                 raise RuntimeError(
                     f"resetting the kernel failed: {content.get('ename')}: {content.get('evalue')}"
                 )
-            return client.execute()
+            try:
+                return client.execute()
+            except (CellTimeoutError, DeadKernelError) as exc:
+                if isinstance(exc, CellTimeoutError):
+                    reason = f"ran longer than the cell timeout of {cell_timeout:g} s"
+                else:
+                    reason = "was running when the kernel died (out of memory, or the code exited)"
+                index = client.running or 0
+                cell = nb_man.nb.cells[index]
+                aborted = CellAborted(reason, index, cell.get("execution_count"), cell.source)
+                raise _Aborted(aborted, nb_man.nb) from None
 
     papermill_engines.register(ENGINE_NAME, WarmKernelEngine)
 

@@ -3,83 +3,84 @@
 ``python -m helpers.run.pipeline`` (what ``make report`` runs). Each notebook is executed by
 papermill's Python API on the project's kernel and rendered by nbconvert without code
 cells into a self-contained page (figures embedded, no script or style from the network).
-The trial pages and the synthesis, which all read the tables the ingestion wrote, run in
-parallel, one warm kernel per worker (``--jobs``, default one per CPU) that runs notebook
-after notebook and is reset to a fresh state before each (:mod:`helpers.run.kernel`): starting a
-kernel and importing the scientific stack costs more than most trial pages. Workers are
-threads, because the work happens in the kernels; this process renders the pages as they
-come in. Each run writes where its time went to ``build/timings.json``.
+The steps and their order are planned in :mod:`helpers.run.plan`; the trial pages and the
+synthesis, which all read the tables the ingestion wrote, run in parallel, one warm kernel per
+worker (``--jobs``, default one per CPU) that runs notebook after notebook and is reset to a
+fresh state before each (:mod:`helpers.run.kernel`): starting a kernel and importing the
+scientific stack costs more than most trial pages. Workers are threads, because the work
+happens in the kernels; this process renders the pages as they come in. Each run that does
+something writes where its time went to ``build/timings.json``.
 
 Behaviour a scheduler can rely on:
 
 * **Incremental** — a step reruns only when its fingerprint changes: the notebook, the
-  helpers' code, the pinned environment, its parameters and the data it reads (a trial page:
+  helpers' code, the locked environment, its parameters and the data it reads (a trial page:
   that trial's rows and its extraction sheet; the synthesis: every table and sheet), so an
   edited sheet reruns the ingestion, its trial's page and the synthesis, even when the edit
-  changes no table. ``--force`` reruns everything.
+  changes no table. ``--force`` reruns everything. With nothing to do it stops after hashing
+  the inputs, before importing pandas or the notebook machinery.
 * **Safe** — pages are built into ``build/staging/`` and swapped into ``reports/`` only when
-  every step succeeded; a failure keeps the previous site, keeps the failed executed notebook
-  in ``build/failed/`` and names the notebook and cell that failed.
+  every step succeeded; a failure keeps the previous site, keeps the executed notebook in
+  ``build/failed/`` and names the notebook and cell that failed. A cell running longer than
+  ``--cell-timeout`` seconds, or a kernel that dies, fails its notebook the same way. Pages of
+  trials that no longer exist are removed when the site is published.
 * **Exclusive** — an OS lock (``build/pipeline.lock``, released by the kernel even when a run
   is killed) makes a second concurrent run exit at once with code 3.
 * **Deterministic** — no wall-clock time in pages, fixed figure metadata: the same inputs give
   byte-identical HTML.
+* **Bounded** — only regular files are read from ``data/``, each within a size limit checked
+  before reading; every failure ends in one message without a traceback.
 
-Exit codes: 0 success (or nothing to do), 1 a notebook failed, 2 bad input data (the
-ingestion's message names the file and field), 3 another run holds the lock, 4 bad usage.
+Exit codes: 0 success (or nothing to do), 1 a notebook failed, 2 bad input data (the message
+names the file and field), 3 another run holds the lock, 4 bad usage, 5 a file could not be
+written (disk full, read-only folder; the message names the path).
 """
 
 from __future__ import annotations
 
 import argparse
 import fcntl
-import hashlib
 import json
 import os
 import shutil
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import as_completed, wait
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-
-import nbformat
+from typing import TYPE_CHECKING
 
 from helpers import paths
-from helpers.data import TABLES
-from helpers.pages import site
-from helpers.run.kernel import KernelPool
+from helpers.errors import EvidenceInputError
+from helpers.run import plan, publish
+from helpers.run.plan import STAGES, Cache, Step
 
-EXIT_OK, EXIT_NOTEBOOK_FAILED, EXIT_BAD_INPUT, EXIT_LOCKED, EXIT_USAGE = 0, 1, 2, 3, 4
-STAGES = ("ingest", "trials", "synthesis")
-INGEST_NOTEBOOK = "01_ingest.ipynb"
-TRIAL_NOTEBOOK = "02_trial_summary.ipynb"
-SYNTHESIS_NOTEBOOK = "03_synthesis.ipynb"
+if TYPE_CHECKING:
+    from helpers.run.kernel import KernelPool
 
-
-@dataclass(frozen=True)
-class Step:
-    """One notebook run: what it executes, with which parameters, and where its page goes."""
-
-    name: str
-    notebook: str
-    page: str  # path of the HTML page relative to reports/
-    parameters: dict = field(default_factory=dict)
-    inputs: tuple[str, ...] = ()  # digests of the data this step reads
-    outputs: tuple[Path, ...] = ()  # files besides its page that must exist for it to be fresh
+EXIT_OK, EXIT_NOTEBOOK_FAILED, EXIT_BAD_INPUT, EXIT_LOCKED, EXIT_USAGE, EXIT_WRITE_FAILED = range(6)
+DEFAULT_CELL_TIMEOUT = 600  # seconds; the slowest cell (the synthesis at 1,000 trials) takes ~1 min
+INGEST_NOTEBOOK, TRIAL_NOTEBOOK, SYNTHESIS_NOTEBOOK = (
+    plan.INGEST_NOTEBOOK,
+    plan.TRIAL_NOTEBOOK,
+    plan.SYNTHESIS_NOTEBOOK,
+)
 
 
 class StepFailed(Exception):
-    """A notebook failed; picklable, because it travels back from worker processes."""
+    """A notebook failed: the message to print and the exit code it means."""
 
-    def __init__(self, step_name: str, message: str, bad_input: bool) -> None:
-        super().__init__(step_name, message, bad_input)
-        self.step_name, self.message, self.bad_input = step_name, message, bad_input
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message, exit_code)
+        self.message, self.exit_code = message, exit_code
 
     def __str__(self) -> str:
         return self.message
+
+
+class LockHeld(Exception):
+    pass
 
 
 class Log:
@@ -102,124 +103,69 @@ class Log:
         print(message, file=sys.stderr, flush=True)
 
 
-# --------------------------------------------------------------------------- fingerprints
+@dataclass(frozen=True)
+class Options:
+    force: bool = False
+    only_trials: tuple[str, ...] = ()
+    only_stage: str | None = None
+    jobs: int | None = None
+    cell_timeout: int = DEFAULT_CELL_TIMEOUT
 
-
-def _digest_files(files: Sequence[Path]) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(files):
-        digest.update(str(path.relative_to(paths.project_root())).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
-def code_digest() -> str:
-    """The helpers' code and templates and the pinned environment: what every page depends on."""
-    package = Path(__file__).parents[1]  # the whole helpers package
-    digest = hashlib.sha256()
-    for path in sorted([*package.rglob("*.py"), *package.rglob("*.j2"), *package.rglob("*.css")]):
-        digest.update(str(path.relative_to(package)).encode())
-        digest.update(path.read_bytes())
-    digest.update((paths.project_root() / "pyproject.toml").read_bytes())
-    return digest.hexdigest()
-
-
-def ingest_inputs() -> tuple[str, ...]:
-    raw = sorted(paths.raw_dir().glob("*"))
-    sheets = sorted(paths.extraction_dir().glob("*.yaml"))
-    return (_digest_files([p for p in [*raw, *sheets] if p.is_file()]),)
-
-
-def trial_digests() -> dict[str, str]:
-    """Per trial, a digest of the processed rows its page reads (its own) and of its sheet."""
-    from helpers import data
-
-    tables = data.load_all()
-    digests = {trial_id: hashlib.sha256() for trial_id in tables["trials"]["trial_id"]}
-    for trial_id, digest in digests.items():
-        sheet = paths.extraction_dir() / f"{trial_id}.yaml"
-        digest.update(sheet.read_bytes() if sheet.is_file() else b"")
-    for name, frame in sorted(tables.items()):
-        for trial_id, rows in frame.groupby("trial_id", sort=True):
-            if trial_id in digests:
-                digests[trial_id].update(name.encode())
-                digests[trial_id].update(rows.to_csv(index=False, lineterminator="\n").encode())
-    return {trial_id: digest.hexdigest() for trial_id, digest in sorted(digests.items())}
-
-
-def processed_inputs() -> tuple[str, ...]:
-    """A digest of what the synthesis reads: every table, the context tables, every sheet."""
-    files = sorted(paths.processed_dir().glob("*.csv"))
-    context = sorted(paths.context_dir().glob("*")) if paths.context_dir().is_dir() else []
-    sheets = sorted(paths.extraction_dir().glob("[!_]*.yaml"))
-    return (_digest_files([*files, *context, *sheets]),)
-
-
-def fingerprint(step: Step, code: str) -> str:
-    notebook = (paths.notebooks_dir() / step.notebook).read_bytes()
-    payload = json.dumps(
-        {
-            "notebook": hashlib.sha256(notebook).hexdigest(),
-            "code": code,
-            "parameters": step.parameters,
-            "inputs": step.inputs,
-        },
-        sort_keys=True,
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()
-
-
-class Cache:
-    """Fingerprints of the pages currently published in reports/."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.entries: dict[str, str] = {}
-        if path.is_file():
-            try:
-                self.entries = json.loads(path.read_text(encoding="utf-8"))
-            except (json.JSONDecodeError, OSError):
-                self.entries = {}  # a damaged cache only costs a full rebuild
-
-    def fresh(self, step: Step, print_: str) -> bool:
-        return (
-            self.entries.get(step.page) == print_
-            and (paths.reports_dir() / step.page).is_file()
-            and all(path.is_file() for path in step.outputs)
-        )
-
-    def save(self, entries: dict[str, str]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(entries, indent=1, sort_keys=True), encoding="utf-8")
-        tmp.replace(self.path)
+    def selects(self, step: Step) -> bool:
+        if self.only_stage is not None and step.stage != self.only_stage:
+            return False
+        if self.only_trials and step.stage != "ingest":
+            return step.parameters.get("trial_id") in self.only_trials
+        return True
 
 
 # --------------------------------------------------------------------------- execution
 
 
-def execute(
-    step: Step, kernels: KernelPool, executed_dir: Path, failed_dir: Path
-) -> tuple[nbformat.NotebookNode, dict[str, float]]:
-    """Run one notebook with papermill on this worker's warm kernel: executed, with timings."""
+def execute(step: Step, kernels: KernelPool, build: Path, cell_timeout: int):
+    """Run one notebook on this worker's warm kernel: the executed notebook and its timings."""
     from papermill.exceptions import PapermillExecutionError
 
-    executed = executed_dir / f"{step.name}.ipynb"
+    from helpers.run.kernel import CellAborted
+
+    executed = build / "executed" / f"{step.name}.ipynb"
     executed.parent.mkdir(parents=True, exist_ok=True)
+    where = f"{step.notebook} ({step.name})"
     try:
-        return kernels.kernel().run(
-            paths.notebooks_dir() / step.notebook, executed, step.parameters
+        kernel = kernels.kernel()
+    except OSError:
+        raise  # reported with its path by run()
+    except Exception as exc:  # it never started, or never answered
+        message = f"{where}: the kernel did not start: {type(exc).__name__}: {exc}"
+        raise StepFailed(message, EXIT_NOTEBOOK_FAILED) from None
+    try:
+        return kernel.run(
+            paths.notebooks_dir() / step.notebook, executed, step.parameters, cell_timeout
         )
     except PapermillExecutionError as exc:
-        kept = _keep_failed(executed, failed_dir)
+        kept = _keep_failed(executed, build / "failed")
+        cell = exc.exec_count or exc.cell_index
+        if exc.ename in ("OSError", "PermissionError") and exc.evalue.startswith("[Errno "):
+            # The notebook could not write its output (disk full, read-only folder).
+            message = f"could not write: {exc.evalue} (in {where}, cell {cell})"
+            raise StepFailed(message, EXIT_WRITE_FAILED) from None
         message = (
-            f"{step.notebook} ({step.name}) failed in cell {exc.exec_count or exc.cell_index}: "
-            f"{exc.ename}: {exc.evalue}\n  executed notebook kept at {kept}"
+            f"{where} failed in cell {cell}: {exc.ename}: {exc.evalue}\n"
+            f"  executed notebook kept at {kept}"
         )
-        raise StepFailed(step.name, message, bad_input=exc.ename == "EvidenceInputError") from None
-    except Exception as exc:  # the kernel died or never answered: still name the notebook
-        message = f"{step.notebook} ({step.name}) failed: {type(exc).__name__}: {exc}"
-        raise StepFailed(step.name, message, bad_input=False) from exc
+        bad_input = exc.ename == "EvidenceInputError"
+        raise StepFailed(message, EXIT_BAD_INPUT if bad_input else EXIT_NOTEBOOK_FAILED) from None
+    except CellAborted as exc:
+        kept = _keep_failed(executed, build / "failed")
+        message = f"{where} failed: {exc}\n  executed notebook kept at {kept}"
+        raise StepFailed(message, EXIT_NOTEBOOK_FAILED) from None
+    except OSError as exc:
+        if exc.filename is None:  # papermill writing the executed notebook names no file
+            raise OSError(exc.errno, exc.strerror, str(executed)) from None
+        raise  # reported with its path by run()
+    except Exception as exc:  # the kernel stopped answering: still name the step
+        message = f"{where} failed: {type(exc).__name__}: {exc}"
+        raise StepFailed(message, EXIT_NOTEBOOK_FAILED) from None
 
 
 def _keep_failed(executed: Path, failed_dir: Path) -> Path:
@@ -256,35 +202,10 @@ def exclusive_lock(lock_path: Path) -> Iterator[None]:
         handle.close()
 
 
-class LockHeld(Exception):
-    pass
-
-
 def published_pages() -> list[str]:
     """The top-level pages this run publishes: the shared header links only these."""
     notebooks = {INGEST_NOTEBOOK: "ingest.html", SYNTHESIS_NOTEBOOK: "synthesis.html"}
     return [page for name, page in notebooks.items() if (paths.notebooks_dir() / name).is_file()]
-
-
-def plan_steps(digests: dict[str, str]) -> tuple[list[Step], list[Step]]:
-    """The trial pages and the synthesis page, for the notebooks that exist."""
-    trial_steps = [
-        Step(
-            name=f"trial-{trial_id}",
-            notebook=TRIAL_NOTEBOOK,
-            page=f"trials/{trial_id}.html",
-            parameters={"trial_id": trial_id},
-            inputs=(digest,),
-        )
-        for trial_id, digest in digests.items()
-        if (paths.notebooks_dir() / TRIAL_NOTEBOOK).is_file()
-    ]
-    synthesis = (
-        [Step("synthesis", SYNTHESIS_NOTEBOOK, "synthesis.html", {}, processed_inputs())]
-        if (paths.notebooks_dir() / SYNTHESIS_NOTEBOOK).is_file()
-        else []
-    )
-    return trial_steps, synthesis
 
 
 def run(
@@ -294,125 +215,141 @@ def run(
     only_trials: Sequence[str] = (),
     only_stage: str | None = None,
     jobs: int | None = None,
+    cell_timeout: int = DEFAULT_CELL_TIMEOUT,
 ) -> int:
     """Regenerate the site; returns an exit code (see the module docstring)."""
     log = Log(quiet)
+    options = Options(force, tuple(only_trials), only_stage, jobs, cell_timeout)
     build = paths.build_dir()
     try:
         with exclusive_lock(build / "pipeline.lock"):
-            return _run_locked(log, build, force, only_trials, only_stage, jobs)
+            try:
+                return _run_locked(log, build, options)
+            finally:
+                for scratch in ("staging", "rendered"):
+                    shutil.rmtree(build / scratch, ignore_errors=True)  # frees a full disk too
     except LockHeld as held:
         log.info(f"another regeneration is running (pid {held}); nothing done")
         return EXIT_LOCKED
-
-
-def _run_locked(
-    log: Log,
-    build: Path,
-    force: bool,
-    only_trials: Sequence[str],
-    only_stage: str | None,
-    jobs: int | None,
-) -> int:
-    started = time.perf_counter()
-    cache = Cache(build / "cache.json")
-    code = code_digest()
-    staging, executed_dir, failed_dir = build / "staging", build / "executed", build / "failed"
-    rendered = build / "rendered"  # this run's pages, written as they come (not held in memory)
-    shutil.rmtree(staging, ignore_errors=True)
-    shutil.rmtree(rendered, ignore_errors=True)
-    new_entries: dict[str, str] = {}
-    pages: list[str] = []
-    timings: dict[str, dict[str, float]] = {}
-
-    def wanted(stage: str) -> bool:
-        return only_stage is None or only_stage == stage
-
-    def run_steps(steps: list[Step], kernels: KernelPool) -> None:
-        todo = []
-        for step in steps:
-            print_ = fingerprint(step, code)
-            new_entries[step.page] = print_
-            if not force and cache.fresh(step, print_):
-                continue
-            todo.append(step)
-        if not todo:
-            return
-        log.step(f"running {len(todo)} notebook(s): {', '.join(s.name for s in todo)}")
-        futures = {
-            kernels.submit(execute, step, kernels, executed_dir, failed_dir): step for step in todo
-        }
-        try:
-            for future in as_completed(futures):
-                step = futures.pop(future)  # the future holds the executed notebook: let it go
-                notebook, timing = future.result()
-                rendering = time.perf_counter()
-                page = site.render_notebook(notebook, page=step.page, pages=published_pages())
-                (rendered / step.page).parent.mkdir(parents=True, exist_ok=True)
-                (rendered / step.page).write_text(page, encoding="utf-8")
-                pages.append(step.page)
-                timing["render"] = time.perf_counter() - rendering
-                timings[step.name] = timing
-                log.done(step.name, sum(timing.values()))
-        finally:
-            # After a failure, notebooks not yet started never start.
-            for future in futures:
-                future.cancel()
-            wait(futures)
-
-    try:
-        # Threads suffice: the work happens in the kernels, this process only renders.
-        workers = jobs or os.cpu_count() or 1
-        with KernelPool(workers, paths.notebooks_dir()) as kernels:
-            ingest = Step(
-                "ingest",
-                INGEST_NOTEBOOK,
-                "ingest.html",
-                inputs=ingest_inputs(),
-                outputs=tuple(paths.processed_dir() / f"{table}.csv" for table in TABLES),
-            )
-            if wanted("ingest"):
-                run_steps([ingest], kernels)
-            else:
-                new_entries[ingest.page] = cache.entries.get(ingest.page, "")
-            digests = trial_digests()
-            unknown = sorted(set(only_trials) - set(digests))
-            if unknown:
-                log.info(f"unknown trial id(s) {unknown}; valid ids: {', '.join(digests)}")
-                return EXIT_USAGE
-            trial_steps, synthesis = plan_steps(digests)
-            selected_trials = [
-                s for s in trial_steps if not only_trials or s.parameters["trial_id"] in only_trials
-            ]
-            # The synthesis reads the same tables as the trial pages, not the pages: it runs
-            # beside them, queued first because it is the longest notebook.
-            run_steps(
-                [
-                    *(synthesis if wanted("synthesis") and not only_trials else []),
-                    *(selected_trials if wanted("trials") else []),
-                ],
-                kernels,
-            )
-        # Steps not selected this time keep whatever page and fingerprint they had.
-        for step in [*trial_steps, *synthesis]:
-            new_entries.setdefault(step.page, cache.entries.get(step.page, ""))
     except StepFailed as failure:
         log.info(f"regeneration failed; reports/ left unchanged.\n{failure}")
-        return EXIT_BAD_INPUT if failure.bad_input else EXIT_NOTEBOOK_FAILED
+        return failure.exit_code
+    except EvidenceInputError as bad:
+        log.info(f"regeneration failed; reports/ left unchanged.\n{bad}")
+        return EXIT_BAD_INPUT
+    except OSError as exc:
+        log.info(f"regeneration failed; reports/ left unchanged.\n{describe_os_error(exc)}")
+        return EXIT_WRITE_FAILED
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line naming the path: ``could not write <path>: <reason>``."""
+    if isinstance(exc, shutil.Error) and exc.args and isinstance(exc.args[0], list):
+        source, target, reason = exc.args[0][0]  # copytree collects (source, target, reason)
+        return f"could not copy {source} to {target}: {reason}"
+    path = exc.filename if exc.filename2 is None else f"{exc.filename} -> {exc.filename2}"
+    return f"could not write {path or 'a file'}: {exc.strerror or exc}"
+
+
+def _run_locked(log: Log, build: Path, options: Options) -> int:
+    started = time.perf_counter()
+    valid_ids = plan.sheet_trial_ids()
+    unknown = sorted(set(options.only_trials) - set(valid_ids))
+    if unknown:
+        log.info(f"unknown trial id(s) {unknown}; valid ids: {', '.join(valid_ids)}")
+        return EXIT_USAGE
+    cache = Cache(build / "cache.json")
+    planner = plan.Planner(cache)
+    rendered = build / "rendered"  # this run's pages, written as they come (not held in memory)
+    shutil.rmtree(rendered, ignore_errors=True)
+    entries: dict[str, dict[str, str]] = {}  # the cache after this run, by page
+    planned: list[Step] = []
+    new_pages: list[str] = []
+    timings: dict[str, dict[str, float]] = {}
+
+    with ExitStack() as resources:
+        kernels: KernelPool | None = None
+        for wave in plan.WAVES:
+            steps = wave(planner)
+            planned += steps
+            todo: list[tuple[Step, str]] = []
+            for step in steps:
+                fingerprint = planner.fingerprint(step)
+                if options.selects(step) and (
+                    options.force or not planner.fresh(step, fingerprint)
+                ):
+                    todo.append((step, fingerprint))
+                elif step.page in cache.entries:
+                    entries[step.page] = cache.entries[step.page]
+            if not todo:
+                continue
+            if kernels is None:
+                from helpers.run.kernel import KernelPool
+
+                workers = options.jobs or os.cpu_count() or 1
+                kernels = resources.enter_context(KernelPool(workers, paths.notebooks_dir()))
+            log.step(f"running {len(todo)} notebook(s): {', '.join(s.name for s, _ in todo)}")
+            for step, timing in _run_wave(todo, kernels, build, options, rendered):
+                new_pages.append(step.page)
+                timings[step.name] = timing
+                log.done(step.name, sum(timing.values()))
+            planner.forget()  # the steps wrote files: hash them afresh
+            for step, fingerprint in todo:
+                entries[step.page] = planner.entry(step, fingerprint)
 
     published = paths.reports_dir()
-    if not pages and (published / "index.html").is_file():
-        log.info(f"reports are up to date ({time.perf_counter() - started:.1f} s)")
+    planned_pages = [step.page for step in planned]
+    stale = publish.stale_pages(published, planned_pages)
+    if not new_pages and not stale and (published / publish.INDEX).is_file():
+        log.info(f"reports are up to date ({time.perf_counter() - started:.2f} s)")
         return EXIT_OK
-    _assemble(staging, published, rendered, pages, new_entries, ingest.inputs[0])
-    _publish(staging, published)
-    cache.save({k: v for k, v in new_entries.items() if v})
+    staging = build / "staging"
+    ingest_inputs = next(step.inputs for step in planned if step.stage == "ingest")
+    publish.assemble(staging, published, rendered, new_pages, planned_pages, ingest_inputs)
+    publish.swap_in(staging, published)
+    cache.save(entries)
     seconds = time.perf_counter() - started
     _save_timings(build / "timings.json", seconds, timings)
+    removed = f", removed {len(stale)} page(s) of trials no longer present" if stale else ""
     log.info(
-        f"regenerated {len(pages)} page(s) in {seconds:.1f} s; open {published / 'index.html'}"
+        f"regenerated {len(new_pages)} page(s){removed} in {seconds:.1f} s; "
+        f"open {published / publish.INDEX}"
     )
     return EXIT_OK
+
+
+def _run_wave(
+    todo: list[tuple[Step, str]],
+    kernels: KernelPool,
+    build: Path,
+    options: Options,
+    rendered: Path,
+) -> Iterator[tuple[Step, dict[str, float]]]:
+    """Run a wave's steps in parallel; render each page as it comes; stop at the first failure."""
+    from concurrent.futures import as_completed, wait
+
+    from helpers.pages import site
+
+    futures = {
+        kernels.submit(execute, step, kernels, build, options.cell_timeout): step
+        for step, _ in todo
+    }
+    try:
+        for future in as_completed(futures):
+            step = futures.pop(future)  # the future holds the executed notebook
+            notebook, timing = future.result()
+            rendering = time.perf_counter()
+            page = site.render_notebook(notebook, page=step.page, pages=published_pages())
+            del notebook
+            (rendered / step.page).parent.mkdir(parents=True, exist_ok=True)
+            (rendered / step.page).write_text(page, encoding="utf-8")
+            timing["render"] = time.perf_counter() - rendering
+            yield step, timing
+    finally:
+        # After a failure, notebooks not yet started never start.
+        for future in futures:
+            future.cancel()
+        wait(futures)
 
 
 def _save_timings(path: Path, seconds: float, steps: dict[str, dict[str, float]]) -> None:
@@ -426,43 +363,19 @@ def _save_timings(path: Path, seconds: float, steps: dict[str, dict[str, float]]
     path.write_text(text + "\n", encoding="utf-8")
 
 
-def _assemble(
-    staging: Path,
-    published: Path,
-    rendered: Path,
-    pages: list[str],
-    entries: dict,
-    input_digest: str,
-) -> None:
-    """Staging = the current site + the rebuilt pages (from ``rendered``) + a fresh index."""
-    if published.is_dir():
-        shutil.copytree(published, staging)
-    staging.mkdir(parents=True, exist_ok=True)
-    for page_path in pages:
-        target = staging / page_path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        (rendered / page_path).replace(target)
-    shutil.rmtree(rendered, ignore_errors=True)
-    pages_present = sorted(p for p in entries if (staging / p).is_file())
-    index = site.index_page(pages_present, input_digest)
-    (staging / "index.html").write_text(index, encoding="utf-8")
-
-
-def _publish(staging: Path, published: Path) -> None:
-    """Swap the staged site in with two renames; the old site is deleted only afterwards."""
-    retired = published.with_name(".reports-retired")
-    shutil.rmtree(retired, ignore_errors=True)
-    if published.exists():
-        published.rename(retired)
-    staging.rename(published)
-    shutil.rmtree(retired, ignore_errors=True)
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text}")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m helpers.run.pipeline",
         description="Regenerate data/processed and the reviewer site in reports/.",
-        epilog="exit codes: 0 ok, 1 notebook failed, 2 bad input data, 3 locked, 4 usage",
+        epilog="exit codes: 0 ok, 1 notebook failed, 2 bad input data, 3 locked, 4 usage, "
+        "5 could not write (disk full, read-only)",
     )
     parser.add_argument("--force", action="store_true", help="rerun every step")
     parser.add_argument("--quiet", action="store_true", help="plain log lines only (for cron)")
@@ -471,18 +384,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--stage", choices=STAGES, help="only this stage")
     parser.add_argument(
-        "--jobs", type=int, default=None, help="notebooks run at once (default: one per CPU)"
+        "--jobs", type=_positive, default=None, help="notebooks run at once (default: one per CPU)"
+    )
+    parser.add_argument(
+        "--cell-timeout",
+        type=_positive,
+        default=DEFAULT_CELL_TIMEOUT,
+        metavar="SECONDS",
+        help=f"fail a notebook whose cell runs longer (default: {DEFAULT_CELL_TIMEOUT})",
     )
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return EXIT_USAGE if exc.code else EXIT_OK
+    # jsonschema (imported by nbformat) builds rfc3987_syntax's grammar at import, ~2 s, for an
+    # "iri" format check no notebook schema uses; this process never needs it.
+    sys.modules.setdefault("rfc3987_syntax", None)
     return run(
         force=args.force,
         quiet=args.quiet,
         only_trials=args.trial,
         only_stage=args.stage,
         jobs=args.jobs,
+        cell_timeout=args.cell_timeout,
     )
 
 
