@@ -30,6 +30,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from support import scratch_project as fixture_project
 
 from helpers import paths
 from helpers.run import pipeline
@@ -40,15 +41,11 @@ START_TIMEOUT = 120  # seconds until a trial notebook starts executing
 
 
 def scratch_project(root: Path) -> Path:
-    """A copy of the pipeline's inputs with two of the trial sheets."""
-    shutil.copytree(paths.data_dir(), root / "data")
+    """The fixture evidence base with two of its trial sheets, the notebooks and the pins."""
+    fixture_project(root)
     for sheet in (root / "data" / "extraction").glob("[a-z]*.yaml"):
         if sheet.stem not in KEPT_TRIALS:
             sheet.unlink()
-    (root / "notebooks").mkdir()
-    for notebook in paths.notebooks_dir().glob("[0-9][0-9]_*.ipynb"):
-        shutil.copy2(notebook, root / "notebooks" / notebook.name)
-    shutil.copy2(paths.project_root() / "pyproject.toml", root / "pyproject.toml")
     return root
 
 

@@ -35,6 +35,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from support import scratch_project
 
 from helpers import paths
 from helpers.errors import EvidenceInputError
@@ -54,16 +55,6 @@ CLI_TIMEOUT = 300
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def scratch_project(root: Path) -> Path:
-    """A copy of the inputs the pipeline reads (data, notebooks, pins)."""
-    shutil.copytree(paths.data_dir(), root / "data")
-    (root / "notebooks").mkdir()
-    for notebook in paths.notebooks_dir().glob("[0-9][0-9]_*.ipynb"):
-        shutil.copy2(notebook, root / "notebooks" / notebook.name)
-    shutil.copy2(paths.project_root() / "pyproject.toml", root / "pyproject.toml")
-    return root
 
 
 def cli(root: Path, module: str, *args: str) -> subprocess.CompletedProcess:
@@ -147,7 +138,8 @@ def add_hostile_trial(root: Path) -> None:
     raw_dir = root / "data" / "raw"
     manifest = load(raw_dir / "sources.yaml")
     base_sheet = load(root / "data" / "extraction" / f"{BASE_TRIAL}.yaml")
-    base_entry = next(e for e in manifest["sources"] if e["file"] == base_sheet["source_file"])
+    base_file = base_sheet["reports"][0]["file"]
+    base_entry = next(e for e in manifest["sources"] if e["file"] == base_file)
     text = f"{HOSTILE_TITLE}\n\n" + (raw_dir / base_entry["file"]).read_text(encoding="utf-8")
     (raw_dir / HOSTILE_RAW).write_text(text, encoding="utf-8")
     manifest["sources"].append(
@@ -164,11 +156,13 @@ def add_hostile_trial(root: Path) -> None:
 
     sheet = base_sheet
     sheet["trial_id"] = HOSTILE_TRIAL
-    sheet["source_file"] = HOSTILE_RAW
+    sheet["label"] = "<script>alert(1)</script> 2026"  # labels are short: a short payload
+    sheet["reports"] = [{"id": "press", "file": HOSTILE_RAW}]
     sheet["extracted_by"] = f"reviewer {PAYLOAD}"
     sheet["trial"]["title"] = {"value": HOSTILE_TITLE, "quote": HOSTILE_TITLE}
     # Fields without a quote of their own, or whose words need not be quoted: markup anywhere.
     sheet["outcomes"][0]["measure"] = f"{PAYLOAD} measure"
+    sheet["outcomes"][0]["label"] = "<script>alert(1)</script> score"
     sheet["adverse_events"][0]["term"] = f"{PAYLOAD} event"
     sheet["adverse_events"][0]["note"] = f"{PAYLOAD} note"
     sheet["limitations"][0]["value"] = f"{PAYLOAD} limitation"
@@ -565,7 +559,7 @@ BAD_INPUTS = [
         lambda root, _: edit_yaml(sheet(root), lambda s: s["outcomes"].append(s["outcomes"][0])),
         SB_SHEET,
         "outcomes",
-        "unique outcome ids",
+        "a unique outcome id",
     ),
     BadInput("YAML bomb", yaml_bomb, SB_SHEET, "<file>", "once aliases are expanded"),
     BadInput(
@@ -693,7 +687,10 @@ def test_bad_input_is_refused_with_one_clear_message(bad_runs, name):
         # One message: a single line carries the error, naming the file, the field, the rule.
         lines = [line for line in result.stderr.splitlines() if f"{case.file}:" in line]
         assert len(lines) == 1, where
-        field, _, expected = lines[0].split(f"{case.file}: ", 1)[1].partition(": expected ")
+        # "<file>[:<line>]: <field>: expected ..." (sheets name the YAML line too)
+        match = re.search(rf"{re.escape(case.file)}(?::\d+)?: (.*?): expected (.*)", lines[0])
+        assert match, where
+        field, expected = match.groups()
         assert case.field in field, where
         assert case.words in f"expected {expected}", where
     ingest = run.results["helpers.evidence.ingest"]

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import FIXTURE_DATA, scratch_project
 
 from helpers import paths
 from helpers.evidence import ingest
@@ -17,10 +18,8 @@ import synthetic  # noqa: E402
 
 @pytest.fixture
 def project(tmp_path, monkeypatch) -> Path:
-    """A scratch project root with a copy of data/ (the real sheets stay in)."""
-    root = tmp_path / "project"
-    shutil.copytree(paths.data_dir(), root / "data", ignore=shutil.ignore_patterns("processed"))
-    shutil.copy2(paths.project_root() / "pyproject.toml", root / "pyproject.toml")
+    """A scratch project root with the fixture evidence base (its sheets stay in)."""
+    root = scratch_project(tmp_path / "project", notebooks=False)
     monkeypatch.setenv(paths.ROOT_ENV_VAR, str(root))
     return root
 
@@ -53,12 +52,12 @@ def test_three_synthetic_trials_ingest_with_their_expected_rows(project):
 def test_generation_is_deterministic_and_independent_of_n(tmp_path):
     first, second = tmp_path / "a", tmp_path / "b"
     for root, n in ((first, 2), (second, 4)):
-        shutil.copytree(paths.data_dir(), root / "data", ignore=shutil.ignore_patterns("processed"))
+        shutil.copytree(FIXTURE_DATA, root / "data")
         synthetic.generate(root, n, seed=7)
     for name in ("raw/syn_trial_001.txt", "extraction/syn_trial_001.yaml"):
         assert (first / "data" / name).read_bytes() == (second / "data" / name).read_bytes()
     other = tmp_path / "c"
-    shutil.copytree(paths.data_dir(), other / "data", ignore=shutil.ignore_patterns("processed"))
+    shutil.copytree(FIXTURE_DATA, other / "data")
     synthetic.generate(other, 2, seed=8)
     assert (other / "data/raw/syn_trial_001.txt").read_bytes() != (
         first / "data/raw/syn_trial_001.txt"

@@ -242,6 +242,18 @@ def run(
         return EXIT_WRITE_FAILED
 
 
+def write_page(path: Path, text: str) -> None:
+    """Write a rendered page; a failed write names the page (a full disk fails inside
+    ``write``, where Python's error carries no file name)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        if exc.filename is not None:
+            raise
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
+
+
 def describe_os_error(exc: OSError) -> str:
     """One line naming the path: ``could not write <path>: <reason>``."""
     if isinstance(exc, shutil.Error) and exc.args and isinstance(exc.args[0], list):
@@ -341,8 +353,7 @@ def _run_wave(
             rendering = time.perf_counter()
             page = site.render_notebook(notebook, page=step.page, pages=published_pages())
             del notebook
-            (rendered / step.page).parent.mkdir(parents=True, exist_ok=True)
-            (rendered / step.page).write_text(page, encoding="utf-8")
+            write_page(rendered / step.page, page)
             timing["render"] = time.perf_counter() - rendering
             yield step, timing
     finally:
