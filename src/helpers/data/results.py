@@ -187,7 +187,8 @@ TRIAL_RESULTS: dict[str, tuple[Column, ...]] = {
         (
             "p_reported_note",
             "string",
-            "whether the reported p could be an exact McNemar p of these counts",
+            "whether the reported p could be an exact McNemar p of these counts ('no p-value "
+            "reported' when there is none)",
         ),
         *_READING,
         *_TRACE,

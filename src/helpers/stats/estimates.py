@@ -547,10 +547,12 @@ def proportions(outcomes: pd.DataFrame, *, level: float = LEVEL) -> pd.DataFrame
     return _table("trial_proportions", rows)
 
 
-def _reported_p_versus_range(p_reported: object, p_min: float, p_max: float) -> str | None:
+def _reported_p_versus_range(p_reported: object, p_min: float, p_max: float) -> str:
     """Whether a reported p could be the exact McNemar p of these margins."""
-    if not _present(p_reported) or not np.isfinite(p_min):
-        return None
+    if not _present(p_reported):
+        return "no p-value reported"
+    if not np.isfinite(p_min):
+        return f"reported p {p_text(p_reported)}: no exact McNemar range to compare it with"
     try:
         p_value, is_bound = effects.parse_p_value(str(p_reported))
     except ValueError:
