@@ -271,6 +271,11 @@ def _below_005(p_reported: object) -> bool:
     return p < 0.05
 
 
+def _are(count: int) -> str:
+    """'1 is', '3 are'."""
+    return f"{count} {'is' if count == 1 else 'are'}"
+
+
 def _changes_text(trial_id: str, tables: Tables) -> str:
     trial = trial_row(trial_id, tables)
     last = _last_readings(trial_id, tables)
@@ -292,8 +297,8 @@ def _changes_text(trial_id: str, tables: Tables) -> str:
         f"of {fmt.plural(len(last), 'independent outcome')} compared with baseline at their "
         f"last assessment, {counts.get('improved', 0)} improved and "
         f"{counts.get('worsened', 0)} worsened beyond chance (95% intervals, {at_r}; for counts "
-        f"every possible pairing of patients), {counts.get('uncertain', 0)} are uncertain and "
-        f"{counts.get('not judged', 0)} are not judged (no estimate, or no established better "
+        f"every possible pairing of patients), {_are(counts.get('uncertain', 0))} uncertain and "
+        f"{_are(counts.get('not judged', 0))} not judged (no estimate, or no established better "
         "direction)"
     )
     reported = int(last["p_reported"].map(_below_005).sum())
