@@ -74,3 +74,16 @@ def test_study_and_code_labels():
     assert fmt.study("cp_x2020", trials) == "X 2020"
     assert fmt.condition("spinal_cord_injury") == "spinal cord injury"
     assert fmt.domain("quality_of_life") == "quality of life"
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "text"),
+    [
+        (0.25, 0.607, "0.25 to 0.61"),
+        (0.0078125, 0.0078125, "0.0078"),
+        (0.0002, 0.03, "< 0.001 to 0.03"),
+        (None, 0.5, "not reported"),
+    ],
+)
+def test_p_range(low, high, text):
+    assert fmt.p_range(low, high) == text

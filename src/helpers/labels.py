@@ -81,6 +81,33 @@ REPORT_KINDS = {
     "registry_record": "trial registry record",
     "press_report": "press report",
 }
+APPRAISAL_ANSWERS = {
+    "yes": "yes",
+    "no": "no",
+    "unclear": "unclear",
+    "not_applicable": "not applicable",
+}
+NARRATIVE_DIRECTIONS = {
+    "improved": "improved",
+    "worsened": "worsened",
+    "no_change": "no change",
+    "mixed": "mixed",
+}
+# Consistency checks of the ingestion (checks.csv).
+CHECKS = {
+    "grim": "GRIM (means possible with whole-number scores)",
+    "percent_count": "percentage and count disagree",
+    "denominators": "denominators",
+    "sd_range": "standard deviation out of range",
+    "sd_zero": "standard deviation of 0",
+    "contradiction": "contradiction in the report",
+    "reports_disagree": "reports disagree",
+    "derived_value": "value derived, not written",
+    "subgroup": "subgroup measured",
+    "count_unit": "unit of a count",
+    "named_only": "named without a count",
+    "source_kind": "kind of report",
+}
 # Sheet fields of the trial and the intervention.
 FIELDS = {
     "title": "title",
@@ -122,6 +149,9 @@ VOCABULARIES: Mapping[str, Mapping[str, str]] = {
     "domain": DOMAINS,
     "kind": REPORT_KINDS,
     "field": FIELDS,
+    "answer": APPRAISAL_ANSWERS,
+    "narrative_direction": NARRATIVE_DIRECTIONS,
+    "check": CHECKS,
 }
 
 

@@ -103,10 +103,23 @@ def p_value(p: float) -> str:
     """'p < 0.001', 'p = 0.047', 'p = 0.25' (2 significant digits)."""
     if not present(p):
         return MISSING
-    p = float(p)
+    shown = _p(float(p))
+    return f"p {shown}" if shown.startswith("<") else f"p = {shown}"
+
+
+def _p(p: float) -> str:
     if p < 0.001:
-        return "p < 0.001"
-    return f"p = {p:.2g}" if p < 0.1 else f"p = {p:.2f}"
+        return "< 0.001"
+    return f"{p:.2g}" if p < 0.1 else f"{p:.2f}"
+
+
+def p_range(low: float, high: float) -> str:
+    """The p-values a set of possible analyses gives: '0.25 to 0.61'; one value when they
+    agree ('0.0078'); '< 0.001' below 0.001."""
+    if not present(low) or not present(high):
+        return MISSING
+    low_text, high_text = _p(float(low)), _p(float(high))
+    return low_text if low_text == high_text else f"{low_text} to {high_text}"
 
 
 def count(value: object) -> str:

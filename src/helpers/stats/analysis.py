@@ -25,7 +25,7 @@ import pandas as pd
 from helpers import data, paths
 from helpers.data import store
 from helpers.evidence import sources
-from helpers.stats import meta
+from helpers.stats import estimates, meta
 
 SETTINGS_TABLE = "settings"
 
@@ -36,7 +36,7 @@ class Settings:
 
     tau2_method: str = "REML"  # between-trial variance estimator (metafor's method=)
     test: str = "knha"  # "knha" (Hartung-Knapp) or "z" intervals for pooled estimates
-    assumed_r: float = 0.5  # pre-post correlation for change-score variances
+    assumed_r: float = estimates.PRIMARY_R  # pre-post correlation (cited in estimates)
     r_grid: tuple[float, ...] = (0.3, 0.5, 0.7, 0.9)  # correlations in the sensitivity table
     source_kinds: tuple[str, ...] = sources.KINDS  # kinds of most complete report included
     min_k: int = 3  # fewest trials that may be pooled
@@ -153,7 +153,7 @@ _CHECKS: dict[str, Callable[[object], object]] = {
 # What the analysis computes: each function turns the processed tables into result tables
 # named in helpers.data.RESULTS. Per-trial estimates come first: the synthesis reads them.
 Computation = Callable[[Mapping[str, pd.DataFrame], Settings], dict[str, pd.DataFrame]]
-COMPUTATIONS: list[Computation] = []
+COMPUTATIONS: list[Computation] = [estimates.trial_results]
 
 
 def compute(

@@ -1,0 +1,206 @@
+"""What every section of a trial page shares: the parameters, the study's rows, quote marks.
+
+``tables`` is one mapping of the processed tables (:func:`helpers.data.load_all`) and the result
+tables (:func:`helpers.stats.analysis.load_or_compute`); :func:`check_parameters` is the
+notebook's first step, so that a bad trial id or setting stops the page before anything
+renders. Quote marks ``[q087]`` link to the quote's row in the provenance table
+(``#q087``), which carries the matching anchor (:func:`quote_anchor`).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Mapping
+
+import pandas as pd
+from IPython.display import HTML
+from markupsafe import Markup
+
+from helpers.pages import format as fmt
+from helpers.pages.tables import link
+from helpers.stats import analysis, estimates
+
+Tables = Mapping[str, pd.DataFrame]
+MISSING = "—"  # a cell with nothing to show (tables render it muted)
+SYNTHESIS_PAGE = "../synthesis.html"
+DATA_QUALITY_PAGE = "../ingest.html"
+
+
+def present(value: object) -> bool:
+    return fmt.present(value)
+
+
+def is_(value: object, expected: str) -> bool:
+    """NA-safe equality for a text field."""
+    return present(value) and str(value) == expected
+
+
+def text(value: object, missing: str = MISSING) -> str:
+    return str(value) if present(value) else missing
+
+
+# --------------------------------------------------------------------------------------------
+# Parameters and the study's rows
+# --------------------------------------------------------------------------------------------
+
+
+def require_trial(trial_id: object, trials: pd.DataFrame) -> str:
+    """``trial_id`` if it names a processed study, else ValueError listing the valid ids."""
+    valid = sorted(trials["trial_id"].dropna().astype(str))
+    if not isinstance(trial_id, str) or trial_id not in valid:
+        raise ValueError(f"unknown trial_id {trial_id!r}; valid ids: {', '.join(valid)}")
+    return trial_id
+
+
+def check_parameters(
+    trials: pd.DataFrame, trial_id: object, **settings: object
+) -> tuple[str, analysis.Settings]:
+    """The notebook's parameters, every one checked at once.
+
+    The settings go through :meth:`helpers.stats.analysis.Settings.from_parameters`; an unknown
+    trial id lists the valid ones. One ValueError names every problem.
+    """
+    problems: list[str] = []
+    checked = None
+    try:
+        checked = analysis.Settings.from_parameters(**settings)
+    except ValueError as problem:
+        problems.append(str(problem))
+    try:
+        trial_id = require_trial(trial_id, trials)
+    except ValueError as problem:
+        problems.append(str(problem))
+    if problems:
+        raise ValueError("; ".join(problems))
+    return str(trial_id), checked  # type: ignore[return-value]
+
+
+def rows(tables: Tables, table: str, trial_id: str) -> pd.DataFrame:
+    """The study's rows of one processed or result table."""
+    frame = tables[table]
+    return frame[frame["trial_id"] == trial_id].reset_index(drop=True)
+
+
+def trial_row(trial_id: str, tables: Tables) -> pd.Series:
+    require_trial(trial_id, tables["trials"])
+    return rows(tables, "trials", trial_id).iloc[0]
+
+
+def study_label(trial: pd.Series) -> str:
+    """How pages name the study ('Akhlaghpasand 2025')."""
+    return text(trial["label"], str(trial["title"]))
+
+
+def fact(trial_id: str, tables: Tables, field: str) -> tuple[str, Markup | str]:
+    """(why a sheet field is not reported, its quote marks) for one field of the study."""
+    facts = rows(tables, "trial_facts", trial_id)
+    match = facts[facts["field"] == field]
+    if match.empty:
+        return "", MISSING
+    found = match.iloc[0]
+    reason = str(found["not_reported"]) if present(found["not_reported"]) else ""
+    return reason, refs(found["quote_id"], trial_id)
+
+
+def or_reason(value: str, trial_id: str, tables: Tables, field: str) -> str:
+    """``value``, or 'not reported (why)' when the study does not give it."""
+    if value and value != MISSING:
+        return value
+    reason, _ = fact(trial_id, tables, field)
+    return f"not reported ({reason})" if reason else "not reported"
+
+
+# --------------------------------------------------------------------------------------------
+# Quote marks
+# --------------------------------------------------------------------------------------------
+
+
+def short_ref(quote_id: str, trial_id: str) -> str:
+    """'sb_nguyen2023-q087' -> 'q087' (the study is implied on its own page)."""
+    prefix = f"{trial_id}-"
+    return quote_id[len(prefix) :] if quote_id.startswith(prefix) else quote_id
+
+
+def quote_ids(value: object) -> list[str]:
+    return [q for q in estimates.join_quote_ids(value).split(";") if q]
+
+
+def refs(value: object, trial_id: str) -> Markup | str:
+    """Quote marks '[q087] [q088]', each a link to its row in the provenance table."""
+    marks = [
+        Markup("[{}]").format(link(f"#{short_ref(q, trial_id)}", short_ref(q, trial_id)))
+        for q in quote_ids(value)
+    ]
+    return Markup(" ").join(marks) if marks else MISSING
+
+
+def quote_anchor(quote_id: str, trial_id: str) -> Markup:
+    """The mark as the target of its links (first cell of a provenance row)."""
+    ref = short_ref(quote_id, trial_id)
+    return Markup('<span id="{}">{}</span>').format(ref, ref)
+
+
+def refs_html(value: object, trial_id: str) -> str:
+    """Quote marks as HTML for running text (empty when there are none)."""
+    marks = refs(value, trial_id)
+    return str(marks) if isinstance(marks, Markup) else ""
+
+
+# --------------------------------------------------------------------------------------------
+# Small pieces of page
+# --------------------------------------------------------------------------------------------
+
+
+def sentence(words: str, items: Iterable[str | Markup] = ()) -> HTML:
+    """A plain escaped sentence, optionally followed by a bullet list (items may be Markup)."""
+    bullets = "".join(
+        f"<li>{html.escape(item) if not isinstance(item, Markup) else item}</li>" for item in items
+    )
+    return HTML(f"<p>{html.escape(words)}</p>" + (f"<ul>{bullets}</ul>" if bullets else ""))
+
+
+def statistics_text(row: pd.Series) -> str:
+    """One cell for any reported summary: mean ± SD, median (range), events/total, percent."""
+    reported = fmt.reported
+    if present(row.get("mean")):
+        shown = reported(row["mean"])
+        if present(row.get("sd")):
+            return f"{shown} ± {reported(row['sd'])}"
+        if present(row.get("se")):
+            return f"{shown} ± {reported(row['se'])} (SE)"
+        return f"{shown} (no SD reported)"
+    if present(row.get("median")):
+        low, high = row.get("low"), row.get("high")
+        spread = f" (range {reported(low)} to {reported(high)})" if present(low) else ""
+        return f"median {reported(row['median'])}{spread}"
+    if present(row.get("events")) and present(row.get("total")):
+        events, total = int(row["events"]), int(row["total"])
+        percent = row.get("percent_reported")
+        shown = f"{percent}% reported" if present(percent) else fmt.percent(events / total)
+        return f"{events}/{total} ({shown})"
+    if present(row.get("percent_reported")):
+        return f"{row['percent_reported']}%"
+    low, high = row.get("low"), row.get("high")
+    if present(low) and present(high):
+        if float(low) == float(high):
+            return reported(low)
+        return f"{reported(low)} to {reported(high)}"
+    if present(low):
+        return f"at least {reported(low)}"
+    if present(high):
+        return f"at most {reported(high)}"
+    return "described in words only"
+
+
+def unit_words(row: pd.Series) -> str:
+    """The unit of a change, '' for scale points without a unit: 'mL', 'points'."""
+    if present(row.get("unit")):
+        return f" {row['unit']}"
+    return " points" if present(row.get("scale")) else ""
+
+
+def outcome_name(row: pd.Series) -> str:
+    """An outcome's short name with the subgroup measured: 'Bladder capacity [7 of 11 ...]'."""
+    name = text(row.get("outcome"), str(row.get("measure")))
+    population = row.get("population")
+    return f"{name} [{population}]" if present(population) else name
