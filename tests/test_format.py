@@ -74,3 +74,9 @@ def test_study_and_code_labels():
     assert fmt.study("cp_x2020", trials) == "X 2020"
     assert fmt.condition("spinal_cord_injury") == "spinal cord injury"
     assert fmt.domain("quality_of_life") == "quality of life"
+
+
+def test_p_ranges_read_as_one_p_and_collapse_when_degenerate():
+    assert fmt.p_range(0.25, 0.607) == "p = 0.25 to 0.61"
+    assert fmt.p_range(0.0078125, 0.0078125) == "p = 0.0078"
+    assert fmt.p_range(0.0004, 0.02) == "p < 0.001 to 0.02"

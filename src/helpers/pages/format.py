@@ -109,6 +109,14 @@ def p_value(p: float) -> str:
     return f"p = {p:.2g}" if p < 0.1 else f"p = {p:.2f}"
 
 
+def p_range(low: float, high: float) -> str:
+    """'p = 0.25 to 0.61', or one p-value when both ends read the same ('p = 1.00')."""
+    low_text, high_text = p_value(low), p_value(high)
+    if low_text == high_text:
+        return low_text
+    return f"{low_text} to {high_text.split(' ', 2)[-1]}"
+
+
 def count(value: object) -> str:
     """A whole number of patients, events, trials."""
     if not present(value):
