@@ -167,12 +167,12 @@ def inconsistency(evidence: OutcomeEvidence) -> Judgment:
             reasons.append("the prediction interval includes no effect")
         if reasons:
             return Judgment("inconsistency", "serious", 1, "; ".join(reasons))
-        return Judgment(
-            "inconsistency",
-            "not serious",
-            0,
-            f"I² = {evidence.i2:.0f}% and the prediction interval excludes no effect",
+        excludes = (
+            " and the prediction interval excludes no effect"
+            if evidence.null_value is not None
+            else ""
         )
+        return Judgment("inconsistency", "not serious", 0, f"I² = {evidence.i2:.0f}%{excludes}")
     directions = {d for d in evidence.directions if d}
     if not directions:
         return Judgment("inconsistency", "not assessable", 0, "no per-trial results to compare")

@@ -66,27 +66,39 @@ __all__ = [
 def compute(
     tables: Mapping[str, pd.DataFrame], settings: Settings | None = None
 ) -> dict[str, pd.DataFrame]:
-    """Every synthesis result table from the processed tables (every trial; the settings say
-    which kinds of report are included, the source-kind sensitivity analysis uses them all)."""
+    """Every synthesis result table from the processed tables.
+
+    Tables whose rows belong to one trial each are computed once on every trial (the
+    source-kind sensitivity analysis needs them all) and then kept for the trials whose kinds
+    of report the settings include; the tables that combine trials use those trials only.
+    """
     if settings is None:
         from helpers.stats.analysis import Settings
 
         settings = Settings()
+    everything: dict[str, pd.DataFrame] = {
+        **safety.per_trial(tables),
+        **efficacy.per_trial(tables, r=settings.assumed_r),
+        **votes.per_trial(tables),
+    }
     selected = select_sources(tables, settings.source_kinds)
+    ids = set(selected["trials"]["trial_id"])
+    results = {
+        name: frame[frame["trial_id"].isin(ids)].reset_index(drop=True)
+        for name, frame in everything.items()
+    }
+    trials = selected["trials"]
     method, test, min_k = settings.tau2_method, settings.test, settings.min_k
-    results: dict[str, pd.DataFrame] = {}
-    results.update(safety.results(selected, min_k=min_k, method=method))
-    found, fits = efficacy.results(
-        selected, r=settings.assumed_r, min_k=min_k, method=method, test=test
-    )
+    results.update(safety.across_trials(results, trials, min_k=min_k, method=method))
+    found, fits = efficacy.across_trials(results, min_k=min_k, method=method, test=test)
     results.update(found)
-    results.update(votes.results(selected))
+    results.update(votes.across_trials(results, trials))
     results["synthesis_evidence_map"] = evidence_map.evidence_map(
         selected, results["synthesis_serious_events"]
     )
     results.update(heterogeneity.results(selected, results, method=method, test=test))
     results.update(
-        sensitivity.results(tables, results, fits, r=settings.assumed_r, grid=settings.r_grid)
+        sensitivity.results(everything, tables["trials"], results, fits, grid=settings.r_grid)
     )
     results.update(certainty.results(selected, results))
     results["synthesis_flags"] = flags.flags(results)

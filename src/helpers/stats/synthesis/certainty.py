@@ -65,6 +65,29 @@ def _months(values: pd.Series) -> tuple[float | None, float | None]:
     return (float(known.min()), float(known.max())) if not known.empty else (None, None)
 
 
+def _consistency(row, *, all_zero: bool) -> dict[str, object]:
+    """What GRADE's inconsistency judgment reads for proportions: I² (of the logit model) and
+    the GLMM's prediction interval when pooled; agreement when every trial had zero events;
+    else nothing to compare (trials with and without events are what sampling gives)."""
+    if bool(row.pooled):
+        return {
+            "pooled": True,
+            "i2": None if not present(row.logit_i2) else float(row.logit_i2),
+            "estimate": float(row.glmm_proportion),
+            "ci_low": float(row.glmm_ci_low),
+            "ci_high": float(row.glmm_ci_high),
+            "pi_low": float(row.glmm_pi_low),
+            "pi_high": float(row.glmm_pi_high),
+        }
+    directions = ("no events",) * int(row.trials) if all_zero else ()
+    return {
+        "estimate": float(row.proportion),
+        "ci_low": float(row.ci_low),
+        "ci_high": float(row.ci_high),
+        "directions": directions,
+    }
+
+
 def _safety_evidence(
     results: Mapping[str, pd.DataFrame], trials: pd.DataFrame
 ) -> list[tuple[dict, grade.OutcomeEvidence]]:
@@ -82,10 +105,10 @@ def _safety_evidence(
             "kind": "safety",
             "subject": SERIOUS,
             "surrogate": False,
-            "evidence": "events",
-            "estimate": row.proportion,
-            "ci_low": row.ci_low,
-            "ci_high": row.ci_high,
+            "evidence": "pooled" if row.pooled else "events",
+            "estimate": row.glmm_proportion if row.pooled else row.proportion,
+            "ci_low": row.glmm_ci_low if row.pooled else row.ci_low,
+            "ci_high": row.glmm_ci_high if row.pooled else row.ci_high,
             "follow_up": follow_up[list(ids)],
         }
         evidence = grade.OutcomeEvidence(
@@ -95,10 +118,7 @@ def _safety_evidence(
             conditions=(row.scope,),
             null_value=None,
             zero_events=int(row.events) == 0,
-            directions=tuple("no events" if e == 0 else "events" for e in events),
-            estimate=row.proportion,
-            ci_low=row.ci_low,
-            ci_high=row.ci_high,
+            **_consistency(row, all_zero=bool((events == 0).all())),
         )
         items.append((facts, evidence))
     for row in results["synthesis_adverse_event_terms"].itertuples(index=False):
@@ -123,10 +143,7 @@ def _safety_evidence(
             n_patients=int(row.patients),
             conditions=(row.scope,),
             null_value=None,
-            pooled=bool(row.pooled),
-            estimate=row.proportion,
-            ci_low=row.ci_low,
-            ci_high=row.ci_high,
+            **_consistency(row, all_zero=int(row.events) == 0),
         )
         items.append((facts, evidence))
     return items
@@ -149,17 +166,26 @@ def _efficacy_evidence(
         ["condition", "domain", "surrogate"], sort=True
     ):
         ids = tuple(sorted(group["trial_id"].unique()))
-        directions, trials_improved = [], 0
-        for _, own in group.groupby("trial_id", sort=True):
-            up = int((own["direction"] == "improved").sum())
-            down = int((own["direction"] == "worsened").sum())
-            directions.append("improved" if up > down else "worsened" if down > up else "no_change")
-            trials_improved += up > down
-        patients = 0
-        for trial_id in ids:
-            own = group[group["trial_id"] == trial_id]["patients"].dropna()
-            fallback = efficacy_n.get(trial_id)
-            patients += int(own.max()) if not own.empty else int(fallback or 0)
+        tally = (
+            group.assign(
+                up=group["direction"].eq("improved"), down=group["direction"].eq("worsened")
+            )
+            .groupby("trial_id", sort=True)[["up", "down"]]
+            .sum()
+        )
+        directions = np.where(
+            tally["up"] > tally["down"],
+            "improved",
+            np.where(tally["down"] > tally["up"], "worsened", "no_change"),
+        ).tolist()
+        trials_improved = int((tally["up"] > tally["down"]).sum())
+        measured = group.groupby("trial_id")["patients"].max()
+        patients = int(
+            sum(
+                int(measured[t]) if present(measured[t]) else int(efficacy_n.get(t) or 0)
+                for t in ids
+            )
+        )
         follow_up = pd.Series(
             [
                 latest.get(

@@ -245,17 +245,20 @@ def _first_text(*values: object) -> str:
     return next((str(v) for v in values if present(v) and str(v)), "")
 
 
-def results(
-    tables: Mapping[str, pd.DataFrame], *, r: float, min_k: int, method: str, test: str
+def per_trial(tables: Mapping[str, pd.DataFrame], *, r: float) -> dict[str, pd.DataFrame]:
+    """The efficacy tables whose rows belong to one trial each."""
+    return {
+        "synthesis_efficacy_estimates": efficacy_estimates(tables, r=r),
+        "synthesis_responders": responders(tables),
+    }
+
+
+def across_trials(
+    results: Mapping[str, pd.DataFrame], *, min_k: int, method: str, test: str
 ) -> tuple[dict[str, pd.DataFrame], dict[tuple[str, str], meta.RmaResult]]:
-    """Every efficacy result table, and the fitted models (for the sensitivity analyses)."""
-    estimates_table = efficacy_estimates(tables, r=r)
-    groups, fits = efficacy_groups(estimates_table, min_k=min_k, method=method, test=test)
-    return (
-        {
-            "synthesis_efficacy_estimates": estimates_table,
-            "synthesis_efficacy_groups": groups,
-            "synthesis_responders": responders(tables),
-        },
-        fits,
+    """Change scores per condition and domain, pooled or why not, and the fitted models (for
+    the sensitivity analyses)."""
+    groups, fits = efficacy_groups(
+        results["synthesis_efficacy_estimates"], min_k=min_k, method=method, test=test
     )
+    return {"synthesis_efficacy_groups": groups}, fits

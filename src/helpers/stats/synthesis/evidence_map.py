@@ -48,9 +48,10 @@ def evidence_map(tables: Mapping[str, pd.DataFrame], serious_events: pd.DataFram
             }
         )
     )
-    long = pd.concat([c for c in cells if not c.empty], ignore_index=True)
-    if long.empty:
+    cells = [c for c in cells if not c.empty]
+    if not cells:
         return result_frame("synthesis_evidence_map", [])
+    long = pd.concat(cells, ignore_index=True)
     long["patients"] = pd.to_numeric(long["patients"], errors="coerce")
     grouped = long.groupby(["trial_id", "domain"], sort=False).agg(
         patients=("patients", "max"), numbers=("numbers", "any")

@@ -335,20 +335,25 @@ def adverse_event_terms(
     return result_frame("synthesis_adverse_event_terms", rows)
 
 
-def results(
-    tables: Mapping[str, pd.DataFrame], *, min_k: int, method: str
-) -> dict[str, pd.DataFrame]:
-    """Every safety result table."""
+def per_trial(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The safety tables whose rows belong to one trial each."""
     events = adverse_events(tables)
-    per_trial = serious_events(tables, events)
     return {
         "synthesis_adverse_events": events,
-        "synthesis_serious_events": per_trial,
+        "synthesis_serious_events": serious_events(tables, events),
+    }
+
+
+def across_trials(
+    results: Mapping[str, pd.DataFrame], trials: pd.DataFrame, *, min_k: int, method: str
+) -> dict[str, pd.DataFrame]:
+    """The safety tables that sum or pool trials: serious events and common terms."""
+    return {
         "synthesis_serious_pooled": serious_pooled(
-            per_trial, tables["trials"], min_k=min_k, method=method
+            results["synthesis_serious_events"], trials, min_k=min_k, method=method
         ),
         "synthesis_adverse_event_terms": adverse_event_terms(
-            events, tables["trials"], min_k=min_k, method=method
+            results["synthesis_adverse_events"], trials, min_k=min_k, method=method
         ),
     }
 
@@ -361,7 +366,8 @@ __all__ = [
     "harmonise_term",
     "logit_withheld",
     "model_columns",
-    "results",
+    "across_trials",
+    "per_trial",
     "serious_events",
     "serious_pooled",
 ]

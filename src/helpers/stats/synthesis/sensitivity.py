@@ -20,40 +20,43 @@ import numpy as np
 import pandas as pd
 
 from helpers.stats import effects, estimates, meta
-from helpers.stats.synthesis import efficacy, safety, votes
+from helpers.stats.synthesis import safety, votes
 from helpers.stats.synthesis.common import (
     ALL,
     LEVEL,
     SOURCE_SCENARIOS,
     result_frame,
-    select_sources,
     treated_patients,
 )
 
 
-def sources(all_tables: Mapping[str, pd.DataFrame], *, r: float) -> pd.DataFrame:
-    """Key figures under each selection of report kinds (from every trial, whatever the
-    settings select)."""
+def sources(everything: Mapping[str, pd.DataFrame], trials: pd.DataFrame) -> pd.DataFrame:
+    """Key figures under each selection of report kinds, from the per-trial tables of every
+    trial (whatever the settings select)."""
+    serious = everything["synthesis_serious_events"]
+    serious = serious[serious["reported"].fillna(False)]
+    trial_votes = everything["synthesis_vote_trials"]
+    usable = everything["synthesis_efficacy_estimates"]
+    usable = usable[usable["usable"]]
+    treated = treated_patients(trials)
     rows = []
     for scenario, kinds in SOURCE_SCENARIOS.items():
-        tables = select_sources(all_tables, kinds)
+        ids = set(trials.loc[trials["source_kind"].isin(list(kinds)), "trial_id"])
         row: dict[str, object] = {
             "scenario": scenario,
             "source_kinds": ";".join(kinds),
-            "trials": len(tables["trials"]),
+            "trials": len(ids),
         }
-        if tables["trials"].empty:
+        if not ids:
             rows.append(row)
             continue
-        per_trial = safety.serious_events(tables, safety.adverse_events(tables))
-        counted = per_trial[per_trial["reported"].fillna(False)]
-        events, patients = int(counted["events"].sum()), int(counted["patients"].sum())
-        trial_votes = votes.results(tables)["synthesis_vote_trials"]["vote"]
-        up = int((trial_votes == "favours benefit").sum())
-        down = int((trial_votes == "favours harm").sum())
-        changes = efficacy.efficacy_estimates(tables, r=r)
+        kept = serious[serious["trial_id"].isin(ids)]
+        events, patients = int(kept["events"].sum()), int(kept["patients"].sum())
+        votes_kept = trial_votes.loc[trial_votes["trial_id"].isin(ids), "vote"]
+        up = int((votes_kept == "favours benefit").sum())
+        down = int((votes_kept == "favours harm").sum())
         row.update(
-            patients=int(treated_patients(tables["trials"]).sum()),
+            patients=int(treated[sorted(ids)].sum()),
             serious_events=events if patients else None,
             serious_patients=patients if patients else None,
             upper_bound=(
@@ -62,7 +65,7 @@ def sources(all_tables: Mapping[str, pd.DataFrame], *, r: float) -> pd.DataFrame
             trials_favouring_benefit=up,
             trials_favouring_harm=down,
             trial_sign_test_p=votes.sign_test(up, down),
-            smcr_estimates=int(changes["usable"].sum()),
+            smcr_estimates=int(usable["trial_id"].isin(ids).sum()),
         )
         rows.append(row)
     return result_frame("synthesis_sensitivity_sources", rows)
@@ -115,19 +118,25 @@ def leave_one_out(
 
 
 def _proportion_estimators(
-    analysis: str, subject: str, x: np.ndarray, n: np.ndarray
+    analysis: str, subject: str, x: np.ndarray, n: np.ndarray, pooled: pd.Series | None
 ) -> list[dict[str, object]]:
+    """Every estimator on one set of proportions; the GLMM already fitted for the analysis
+    (``pooled``, a row of its result table) is reused rather than refitted."""
     base = {"analysis": analysis, "scope": ALL, "subject": subject}
     rows = []
     try:
-        fit = meta.rma_glmm_proportions(x, n, level=LEVEL)
+        if pooled is not None and bool(pooled["pooled"]):
+            estimate, low, high = (pooled[f"glmm_{c}"] for c in ("proportion", "ci_low", "ci_high"))
+        else:
+            fit = meta.rma_glmm_proportions(x, n, level=LEVEL)
+            estimate, low, high = fit.proportion, fit.ci_low, fit.ci_high
         rows.append(
             {
                 **base,
                 "estimator": "GLMM (ML)",
-                "estimate": fit.proportion,
-                "ci_low": fit.ci_low,
-                "ci_high": fit.ci_high,
+                "estimate": estimate,
+                "ci_low": low,
+                "ci_high": high,
                 "shown": True,
                 "note": "binomial-normal model",
             }
@@ -178,13 +187,17 @@ def estimators(
     rows: list[dict[str, object]] = []
     serious = results["synthesis_serious_events"]
     serious = serious[serious["reported"].fillna(False)]
+    overall = results["synthesis_serious_pooled"].set_index("scope")
     if len(serious) >= 2:
         rows += _proportion_estimators(
             "serious events",
             "serious",
             serious["events"].to_numpy(dtype=float).astype(int),
             serious["patients"].to_numpy(dtype=float).astype(int),
+            overall.loc[ALL] if ALL in overall.index else None,
         )
+    terms = results["synthesis_adverse_event_terms"]
+    terms = terms[terms["scope"] == ALL].set_index("term")
     events = results["synthesis_adverse_events"]
     per_patient = events[(events["basis"] == "per patient") & ~events["serious"].fillna(False)]
     for term, group in per_patient.groupby("term", sort=True):
@@ -195,6 +208,7 @@ def estimators(
             str(term),
             group["events"].to_numpy(dtype=float).astype(int),
             group["denominator"].to_numpy(dtype=float).astype(int),
+            terms.loc[term] if term in terms.index else None,
         )
     for (condition, domain), fit in fits.items():
         for method in ("REML", "DL", "PM"):
@@ -265,16 +279,16 @@ def correlation(efficacy_table: pd.DataFrame, grid: Sequence[float]) -> pd.DataF
 
 
 def results(
-    all_tables: Mapping[str, pd.DataFrame],
+    everything: Mapping[str, pd.DataFrame],
+    all_trials: pd.DataFrame,
     results_so_far: Mapping[str, pd.DataFrame],
     fits: Mapping[tuple[str, str], meta.RmaResult],
     *,
-    r: float,
     grid: Sequence[float],
 ) -> dict[str, pd.DataFrame]:
-    """Every sensitivity result table."""
+    """Every sensitivity result table (``everything``: the per-trial tables of every trial)."""
     return {
-        "synthesis_sensitivity_sources": sources(all_tables, r=r),
+        "synthesis_sensitivity_sources": sources(everything, all_trials),
         "synthesis_sensitivity_leave_one_out": leave_one_out(results_so_far, fits),
         "synthesis_sensitivity_estimators": estimators(results_so_far, fits),
         "synthesis_sensitivity_r": correlation(

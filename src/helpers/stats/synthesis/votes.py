@@ -53,13 +53,13 @@ def surrogate(measure: object, domain: object) -> bool:
     return bool(SURROGATE_PATTERN.search(str(measure))) or domain == "imaging"
 
 
-def _numeric_direction(group: pd.DataFrame, sign: float) -> tuple[str, str] | None:
+def _numeric_direction(rows: list[dict], sign: float) -> tuple[str, str] | None:
     """Direction from baseline vs latest values (mean, else median, else proportion)."""
-    baseline = group[group["timepoint_months"] == 0]
-    later = group[group["timepoint_months"] > 0]
-    if baseline.empty or later.empty:
+    baseline = [r for r in rows if r["timepoint_months"] == 0]
+    later = [r for r in rows if present(r["timepoint_months"]) and r["timepoint_months"] > 0]
+    if not baseline or not later:
         return None
-    before, after = baseline.iloc[0], later.iloc[-1]
+    before, after = baseline[0], later[-1]
     for column in ("mean", "median"):
         if present(before[column]) and present(after[column]):
             a, b = float(before[column]), float(after[column])
@@ -80,33 +80,43 @@ def _numeric_direction(group: pd.DataFrame, sign: float) -> tuple[str, str] | No
     return ("improved" if change > 0 else "worsened" if change < 0 else "no change"), text
 
 
-def _words(narrative) -> dict[str, str]:
-    direction = str(narrative.direction).replace("_", " ")
-    claimed = present(narrative.significant) and bool(narrative.significant)
+def _words(narrative: Mapping[str, object]) -> dict[str, str]:
+    direction = str(narrative["direction"]).replace("_", " ")
+    claimed = present(narrative["significant"]) and bool(narrative["significant"])
     significant = " (significant per source)" if claimed else ""
     return {"direction": direction, "basis": "words", "detail": f"source states it{significant}"}
 
 
+def _grouped(frame: pd.DataFrame) -> dict[tuple[str, str], list[dict]]:
+    """Rows per (trial, outcome) as plain dicts, in the order the table lists them (plain
+    Python: a pandas group per outcome costs a millisecond each, too slow at 1,000 trials)."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for row in frame.to_dict("records"):
+        groups.setdefault((row["trial_id"], row["outcome_id"]), []).append(row)
+    return groups
+
+
 def outcome_votes(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """Every outcome, numeric or narrative, with its direction and whether it is counted."""
-    condition = tables["trials"].set_index("trial_id")["condition"]
-    outcomes = tables["outcomes"]
-    narratives = tables["outcome_narratives"]
-    narrative_by_key = {(r.trial_id, r.outcome_id): r for r in narratives.itertuples(index=False)}
+    condition = dict(zip(tables["trials"]["trial_id"], tables["trials"]["condition"], strict=True))
+    narratives = _grouped(tables["outcome_narratives"])
     rows = []
-    for (trial_id, outcome_id), group in outcomes.groupby(["trial_id", "outcome_id"], sort=False):
-        group = group.sort_values("timepoint_months", kind="stable")
-        last = group.iloc[-1]
+    for (trial_id, outcome_id), group in _grouped(tables["outcomes"]).items():
+        group.sort(
+            key=lambda r: r["timepoint_months"] if present(r["timepoint_months"]) else math.inf
+        )
+        last = group[-1]
         sign = estimates.benefit_sign(last["direction_of_benefit"])
-        narrative = narrative_by_key.get((trial_id, outcome_id))
-        sizes = group["n"].fillna(group["total"])
+        narrative = narratives.get((trial_id, outcome_id), [None])[0]
+        sizes = [r["n"] if present(r["n"]) else r["total"] for r in group]
+        known = [int(v) for v in sizes if present(v)]
         record: dict[str, object] = {
             "trial_id": trial_id,
             "outcome_id": outcome_id,
             "outcome": last["outcome"],
             "condition": condition[trial_id],
             "domain": last["domain"],
-            "patients": int(sizes.max()) if sizes.notna().any() else None,
+            "patients": max(known) if known else None,
             "surrogate": surrogate(last["measure"], last["domain"]),
         }
         numeric = None if math.isnan(sign) else _numeric_direction(group, sign)
@@ -116,8 +126,9 @@ def outcome_votes(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
             )
         elif numeric is not None:
             direction, detail = numeric
-            if narrative is not None and narrative.direction.replace("_", " ") != direction:
-                detail += f" (the source says {narrative.direction.replace('_', ' ')})"
+            said = str(narrative["direction"]).replace("_", " ") if narrative else direction
+            if said != direction:
+                detail += f" (the source says {said})"
             record.update(direction=direction, basis="numbers", detail=detail)
         elif last["kind"] == "count" and present(last["events"]) and present(last["total"]):
             share = float(last["events"]) / float(last["total"])
@@ -130,31 +141,32 @@ def outcome_votes(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
             record.update(_words(narrative))
         else:
             record.update(direction="not classifiable", basis="numbers", detail="no usable values")
-        record.update(_counted(record, last["not_independent"], sizes))
+        single = len(known) == len(sizes) and all(v == 1 for v in known)
+        record.update(_counted(record, last["not_independent"], single))
         rows.append(record)
-    seen = set(zip(outcomes["trial_id"], outcomes["outcome_id"], strict=True))
-    for row in narratives.itertuples(index=False):
-        if (row.trial_id, row.outcome_id) in seen:
+    seen = set(zip(tables["outcomes"]["trial_id"], tables["outcomes"]["outcome_id"], strict=True))
+    for key, (narrative, *_) in narratives.items():
+        if key in seen:
             continue
         record = {
-            "trial_id": row.trial_id,
-            "outcome_id": row.outcome_id,
-            "outcome": row.outcome,
-            "condition": condition[row.trial_id],
-            "domain": row.domain,
+            "trial_id": key[0],
+            "outcome_id": key[1],
+            "outcome": narrative["outcome"],
+            "condition": condition[key[0]],
+            "domain": narrative["domain"],
             "patients": None,
-            "surrogate": surrogate(row.measure, row.domain),
-            **_words(row),
+            "surrogate": surrogate(narrative["measure"], narrative["domain"]),
+            **_words(narrative),
         }
-        record.update(_counted(record, row.not_independent, pd.Series(dtype=float)))
+        record.update(_counted(record, narrative["not_independent"], False))
         rows.append(record)
     return result_frame("synthesis_votes", rows)
 
 
-def _counted(record: Mapping[str, object], not_independent: object, sizes: pd.Series) -> dict:
+def _counted(record: Mapping[str, object], not_independent: object, single: bool) -> dict:
     if present(not_independent):
         return {"counted": False, "not_counted_because": f"not independent: {not_independent}"}
-    if len(sizes) and sizes.notna().all() and (sizes == 1).all():
+    if single:
         return {"counted": False, "not_counted_because": "one illustrative patient"}
     if record["direction"] not in DIRECTIONS:
         return {"counted": False, "not_counted_because": str(record["detail"])}
@@ -254,17 +266,37 @@ def vote_tests(
     return result_frame("synthesis_vote_tests", rows)
 
 
-def results(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    """Every vote-counting result table."""
+def per_trial(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The vote tables whose rows belong to one trial each."""
     votes = outcome_votes(tables)
     domains = domain_votes(votes)
-    per_trial = trial_votes(domains, tables["trials"])
     return {
         "synthesis_votes": votes,
         "synthesis_vote_domains": domains,
-        "synthesis_vote_trials": per_trial,
-        "synthesis_vote_tests": vote_tests(votes, domains, per_trial, tables["trials"]),
+        "synthesis_vote_trials": trial_votes(domains, tables["trials"]),
     }
 
 
-__all__ = ["ALL", "DEPENDENCE", "DIRECTIONS", "results", "sign_test", "surrogate"]
+def across_trials(
+    results: Mapping[str, pd.DataFrame], trials: pd.DataFrame
+) -> dict[str, pd.DataFrame]:
+    """Sign tests over the trials, domains and outcomes of every scope."""
+    return {
+        "synthesis_vote_tests": vote_tests(
+            results["synthesis_votes"],
+            results["synthesis_vote_domains"],
+            results["synthesis_vote_trials"],
+            trials,
+        )
+    }
+
+
+__all__ = [
+    "ALL",
+    "DEPENDENCE",
+    "DIRECTIONS",
+    "across_trials",
+    "per_trial",
+    "sign_test",
+    "surrogate",
+]
