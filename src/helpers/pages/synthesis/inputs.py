@@ -23,7 +23,7 @@ from helpers.stats.synthesis import ALL, select_sources
 
 ROWS_SHOWN = 60  # rows of a long table shown on the page; all are in data/results
 FIGURE_ROWS = 30  # rows of a forest plot or evidence map drawn per trial
-FIGURES_SHOWN = 12  # forest plots per section (one per pooled analysis, the largest first)
+FIGURES_SHOWN = 6  # forest plots per section (one per pooled analysis, the largest first)
 NAMES_SHOWN = 6  # trials named in one cell before "and N more"
 
 
