@@ -9,9 +9,7 @@ rendered size of every figure, and the findings of every check in
 links, header and favicon, code identifiers in the text). Each page gets a full-page screenshot
 (JPEG) in ``build/screenshots/`` for a person to look at.
 
-A check that fails because of a page's *contents* (written by the notebooks and their helpers,
-not by the site's frame) is marked ``xfail(strict=True)`` for that kind of page only, with the
-reason; it turns into a failure as soon as the contents are fixed, so that the mark goes too.
+Every check holds on every kind of page (index, trial pages, synthesis, data quality).
 
 Without Chromium the tests fail in CI (``CI`` set; ``.ci/run`` installs Debian's package) and
 are skipped elsewhere with the command that installs it.
@@ -405,8 +403,15 @@ def test_synthesis_page_shows_its_headline_numbers(project, crawl):
         pytest.skip(f"{pipeline.SYNTHESIS_NOTEBOOK} does not exist yet")
     text = crawl["synthesis.html"].text
     trials = pd.read_csv(project / "data" / "processed" / "trials.csv")
-    missing = [trial for trial in trials["trial_id"] if trial not in text]
-    assert not missing, f"synthesis.html does not mention {missing}"
+    missing = [label for label in trials["label"] if label not in text]
+    assert not missing, f"synthesis.html does not name {missing}"
+    links = {
+        link.rsplit("/", 2)[-2] + "/" + link.rsplit("/", 1)[-1]
+        for link in crawl["synthesis.html"].links
+        if "/trials/" in link
+    }
+    unlinked = [t for t in trials["trial_id"] if f"trials/{t}.html" not in links]
+    assert not unlinked, f"synthesis.html does not link the trial pages of {unlinked}"
     # How many trials and treated patients the synthesis rests on.
     patients = int(trials["n_safety"].fillna(trials["n_enrolled"]).sum())
     assert f"{len(trials)} trials" in text
@@ -434,22 +439,12 @@ PAGE_CHECKS = (
     "A4 print clipping",
     "code identifiers in text",
 )
-# Failures that belong to a page's contents, not to the site's frame (see the module docstring).
-CONTENT_FAILURES = {
-    ("code identifiers in text", "synthesis"): (
-        "the synthesis names trials and outcomes by their ids (sb_nguyen2023, gmfm_total), its "
-        "text cites helpers.stats.synthesis, data/processed and data/context, and it writes "
-        "month(s) and trial(s)"
-    ),
-}
 
 
 def check_cases():
     for check in PAGE_CHECKS:
         for kind in KINDS:
-            reason = CONTENT_FAILURES.get((check, kind))
-            marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-            yield pytest.param(check, kind, marks=marks, id=f"{check}-{kind}")
+            yield pytest.param(check, kind, id=f"{check}-{kind}")
 
 
 @pytest.mark.parametrize(("check", "kind"), list(check_cases()))

@@ -76,14 +76,8 @@ def test_study_and_code_labels():
     assert fmt.domain("quality_of_life") == "quality of life"
 
 
-@pytest.mark.parametrize(
-    ("low", "high", "text"),
-    [
-        (0.25, 0.607, "0.25 to 0.61"),
-        (0.0078125, 0.0078125, "0.0078"),
-        (0.0002, 0.03, "< 0.001 to 0.03"),
-        (None, 0.5, "not reported"),
-    ],
-)
-def test_p_range(low, high, text):
-    assert fmt.p_range(low, high) == text
+def test_p_ranges_read_as_one_p_and_collapse_when_degenerate():
+    assert fmt.p_range(0.25, 0.607) == "p = 0.25 to 0.61"
+    assert fmt.p_range(0.0078125, 0.0078125) == "p = 0.0078"
+    assert fmt.p_range(0.0004, 0.02) == "p < 0.001 to 0.02"
+    assert fmt.p_range(None, 0.5) == "not reported"

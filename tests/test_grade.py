@@ -25,7 +25,6 @@ def evidence(**changes) -> OutcomeEvidence:
         "trial_ids": ("a", "b", "c"),
         "n_patients": 500,
         "conditions": ("cerebral_palsy",),
-        "effect": "SMCR 0.5 [0.2, 0.8]",
         "pooled": True,
         "estimate": 0.5,
         "ci_low": 0.2,
@@ -173,14 +172,22 @@ def test_randomised_evidence_starts_high():
     assert one_down.certainty == "moderate"
 
 
-def test_summary_of_findings_has_a_rating_and_a_reason_per_domain():
-    table = grade.summary_of_findings(
-        [evidence(), evidence(outcome="balance", trial_ids=("a",), n_patients=16)], ALL_YES
+def test_assessment_gives_every_domain_a_rating_and_a_reason():
+    result = grade.assess(evidence(trial_ids=("a",), n_patients=16), ALL_YES)
+    assert [j.domain for j in result.judgments] == list(grade.DOMAINS)
+    by_domain = {j.domain: j for j in result.judgments}
+    assert by_domain["imprecision"].rating == "serious"
+    assert by_domain["inconsistency"].rating == "not assessable"
+    assert all(len(j.reason) > 10 for j in result.judgments)
+    assert result.certainty == "very low"
+
+
+def test_reasons_agree_in_number():
+    two = grade.inconsistency(
+        evidence(pooled=False, i2=None, trial_ids=("a", "b"), directions=("improved", "improved"))
     )
-    assert list(table["outcome"]) == ["motor", "balance"]
-    assert set(grade.DOMAINS) <= set(table.columns)
-    assert table.loc[1, "imprecision"] == "serious (−1)"
-    assert table.loc[1, "inconsistency"] == "not assessable"
-    for domain in grade.DOMAINS:
-        assert table["reasons"].str.contains(f"{domain}: ").all()
-    assert list(table["certainty"]) == ["low", "very low"]
+    assert two.reason.startswith("both trials agree (improved)")
+    one = grade.publication_bias(evidence(trial_ids=("a",)))
+    assert one.reason.startswith("1 trial, fewer than 10")
+    weighted = grade.risk_of_bias(ALL_YES, ("a",))
+    assert "over 1 trial;" in weighted.reason and "(s)" not in weighted.reason

@@ -308,7 +308,7 @@ def test_count_changes_show_exact_intervals_and_the_pairing_range(tables):
     bristol = bristol.iloc[0]
     assert bristol["baseline (exact 95% CI)"] == "10/11 = 90.9% (58.7% to 99.8%)"
     assert bristol["change, positive = benefit"] == "+72.7 percentage points"
-    assert bristol["exact McNemar p over the possible pairings"] == "0.0078 to 0.021"
+    assert bristol["exact McNemar test over the possible pairings"] == "p = 0.0078 to 0.021"
     assert bristol["reading"] == "improved"
     leakage = counts[counts["outcome"] == "Urine leakage"].iloc[0]
     assert leakage["reading"] == "not judged" and "totals differ" in leakage["why"]
@@ -560,7 +560,8 @@ KEY_NUMBERS = {
     "sci_honmou2021": [
         "Caution: secondary source (press report)",
         "12/13 (92.3%)",
-        "0/13 patients",
+        "serious adverse events not reported on",
+        "abnormal cell growth 0 of 13 patients",
     ],
     "sci_yang2021": [
         "Caution: abstract only",

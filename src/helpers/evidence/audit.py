@@ -54,6 +54,7 @@ def check_rows(trial: TrialEvidence, superseded: list[dict] = ()) -> list[dict]:
     rows: list[dict] = []
     rows += _derived_values(trial)
     rows += _outcome_checks(trial)
+    rows += _paired_p_checks(trial)
     rows += _adverse_event_checks(trial)
     rows += _characteristic_checks(trial)
     rows += _denominator_search(trial)
@@ -190,13 +191,55 @@ def _outcome_checks(trial: TrialEvidence) -> list[dict]:
     return rows
 
 
+def _paired_p_checks(trial: TrialEvidence) -> list[dict]:
+    """A reported before-after p of a count outcome that no exact McNemar test of its counts
+    (over every pairing the margins allow) can give."""
+    rows: list[dict] = []
+    for i, outcome in enumerate(trial.sheet.outcomes):
+        if outcome.kind != "count":
+            continue
+        baselines = [tp for tp in outcome.timepoints if tp.months == 0 and tp.events is not None]
+        if not baselines or baselines[0].total is None:
+            continue
+        baseline = baselines[0]
+        for j, tp in enumerate(outcome.timepoints):
+            if tp.months == 0 or tp.p is None or tp.events is None or tp.total != baseline.total:
+                continue
+            result = checks.paired_p_attainable(baseline.events, tp.events, tp.total, tp.p)
+            if not result.ok:
+                field = f"outcomes.{i}.timepoints.{j}"
+                rows.append(
+                    _row(
+                        trial, "paired_p", "warning", _subject(trial, field), field, result.message
+                    )
+                )
+    return rows
+
+
+def _administrations(trial: TrialEvidence) -> int | None:
+    """Administrations per patient, when every report that gives them agrees."""
+    values = {entry.value for entry in versions(trial.sheet.intervention.n_administrations)}
+    return values.pop() if len(values) == 1 else None
+
+
 def _adverse_event_checks(trial: TrialEvidence) -> list[dict]:
     rows: list[dict] = []
+    administrations = _administrations(trial)
     for i, event in enumerate(trial.sheet.adverse_events):
         field = f"adverse_events.{i}"
         subject = _subject(trial, field)
         if event.percent is not None and event.count_unit == "patients":
             rows += _percent_rows(trial, field, event.percent, event.count, event.denominator)
+        if (
+            event.percent is not None
+            and event.count is None
+            and event.denominator is not None
+            and event.denominator_unit == "patients"
+            and administrations is not None
+        ):
+            result = checks.percent_unit(event.percent, event.denominator, administrations)
+            if not result.ok:
+                rows.append(_row(trial, "percent_unit", "warning", subject, field, result.message))
         if event.count_unit in ("events", "cases") and event.count:
             rows.append(
                 _row(

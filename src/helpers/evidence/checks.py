@@ -269,6 +269,122 @@ def counts_within_denominator(count: int, denominator: int) -> CheckResult:
     )
 
 
+def _exact_mcnemar(discordant_before: int, discordant_after: int) -> Fraction:
+    """Exact two-sided McNemar p: min(1, 2 P(X <= min(b, c))) for X ~ Binomial(b + c, 1/2)."""
+    total = discordant_before + discordant_after
+    if total == 0:
+        return Fraction(1)
+    tail = sum(math.comb(total, k) for k in range(min(discordant_before, discordant_after) + 1))
+    return min(Fraction(1), Fraction(2 * tail, 2**total))
+
+
+def mcnemar_p_range(before: int, after: int, n: int) -> tuple[float, float]:
+    """Smallest and largest exact McNemar p over every pairing of two margins of n patients.
+
+    With ``before`` patients in a state at baseline and ``after`` later, those in it at both
+    times ``a`` range over max(0, before + after - n) .. min(before, after); the discordant
+    cells are b = before - a and c = after - a.
+    """
+    before, after = _count(before, "before"), _count(after, "after")
+    n = _positive_int(n, "n")
+    if before > n or after > n:
+        raise EvidenceInputError(
+            _WHERE, "before/after", f"counts of at most n = {n}", (before, after)
+        )
+    p_values = [
+        _exact_mcnemar(before - both, after - both)
+        for both in range(max(0, before + after - n), min(before, after) + 1)
+    ]
+    return float(min(p_values)), float(max(p_values))
+
+
+_P_TEXT = re.compile(r"^\s*(?:p\s*)?(<=|>=|<|>|=|≤|≥)?\s*(\d*\.?\d+(?:[eE]-?\d+)?)\s*$", re.I)
+
+
+def paired_p_attainable(before: int, after: int, n: int, p_reported: str) -> CheckResult:
+    """Could a reported before-after p-value be an exact McNemar test of these counts?
+
+    Only the margins are reported (who changed is not), so the exact McNemar p can lie anywhere
+    between the smallest and the largest over every pairing (:func:`mcnemar_p_range`). A
+    reported p outside that range, or a bound ("p < 0.01") no pairing satisfies, comes from
+    another test or other counts.
+    """
+    match = _P_TEXT.match(str(p_reported))
+    if not match:
+        raise EvidenceInputError(_WHERE, "p_reported", "a p-value as written", p_reported)
+    relation, value = match.group(1) or "=", float(match.group(2))
+    low, high = mcnemar_p_range(before, after, n)
+    shown = f"{low:.3g} to {high:.3g}" if f"{low:.3g}" != f"{high:.3g}" else f"{low:.3g}"
+    arithmetic = (
+        f"{before}/{n} before, {after}/{n} after: the exact McNemar p over every pairing the "
+        f"margins allow is {shown}"
+    )
+    if relation in ("<", "<=", "≤"):
+        ok = low <= value
+    elif relation in (">", ">=", "≥"):
+        ok = high >= value
+    else:
+        ok = low <= value <= high
+    verdict = (
+        "consistent"
+        if ok
+        else "no exact McNemar test of these counts gives it: the source used another test "
+        "or other counts"
+    )
+    return CheckResult(
+        "paired_p", ok, f"reported p {relation} {match.group(2)}; {arithmetic}; {verdict}."
+    )
+
+
+def percent_unit(percent: str, patients: int, administrations: int) -> CheckResult:
+    """Is a percentage of patients also a percentage of administrations?
+
+    When a percentage is written without its count, a whole count of the patients and a whole
+    count of the administrations (patients × administrations per patient) may both reproduce
+    it (18.75% = 3/16 = 12/64): the unit is then unknown.
+    """
+    reported = _reported(percent, "percent")
+    patients = _positive_int(patients, "patients")
+    administrations = _positive_int(administrations, "administrations")
+    places, target = _decimals(reported), number_value(reported)
+    total = patients * administrations
+    fits = {
+        denominator: _percent_feasible(target, places, denominator)
+        for denominator in (patients, total)
+    }
+    counts = {
+        denominator: round(float(target) * denominator / 100) for denominator in (patients, total)
+    }
+    if administrations == 1:
+        return CheckResult(
+            "percent_unit",
+            True,
+            "one administration per patient: patients and administrations are the same count",
+            informative=False,
+        )
+    words = {True: "fits", False: "does not fit"}
+    message = (
+        f"{reported}% {words[fits[patients]]} {patients} patients ({counts[patients]}/{patients}) "
+        f"and {words[fits[total]]} {total} administrations ({patients} × {administrations}"
+        + (f"; {counts[total]}/{total}" if fits[total] else "")
+        + ")"
+    )
+    if all(fits.values()):
+        return CheckResult(
+            "percent_unit",
+            False,
+            f"{message}: the unit of the percentage is unknown, so it is not a per-patient rate",
+        )
+    share = (
+        "a share of the patients"
+        if fits[patients]
+        else "a share of the administrations, not of the patients"
+        if fits[total]
+        else "a share of neither"
+    )
+    return CheckResult("percent_unit", True, f"{message}: {share}.")
+
+
 # --------------------------------------------------------------------------- coverage
 
 # Reference citations "[26]", "[7, 8]", "[13–16, 30–38]"; figure/table labels; ordinals;

@@ -114,12 +114,14 @@ def _p(p: float) -> str:
 
 
 def p_range(low: float, high: float) -> str:
-    """The p-values a set of possible analyses gives: '0.25 to 0.61'; one value when they
-    agree ('0.0078'); '< 0.001' below 0.001."""
+    """The p-values a set of possible analyses gives: 'p = 0.25 to 0.61'; one p-value when
+    both ends read the same ('p = 0.0078'); 'not reported' when either is missing."""
     if not present(low) or not present(high):
         return MISSING
-    low_text, high_text = _p(float(low)), _p(float(high))
-    return low_text if low_text == high_text else f"{low_text} to {high_text}"
+    low_text, high_text = p_value(low), p_value(high)
+    if low_text == high_text:
+        return low_text
+    return f"{low_text} to {high_text.split(' ', 2)[-1]}"
 
 
 def count(value: object) -> str:

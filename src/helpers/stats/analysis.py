@@ -25,7 +25,7 @@ import pandas as pd
 from helpers import data, paths
 from helpers.data import store
 from helpers.evidence import sources
-from helpers.stats import estimates, meta
+from helpers.stats import estimates, meta, synthesis
 
 SETTINGS_TABLE = "settings"
 
@@ -153,7 +153,7 @@ _CHECKS: dict[str, Callable[[object], object]] = {
 # What the analysis computes: each function turns the processed tables into result tables
 # named in helpers.data.RESULTS. Per-trial estimates come first: the synthesis reads them.
 Computation = Callable[[Mapping[str, pd.DataFrame], Settings], dict[str, pd.DataFrame]]
-COMPUTATIONS: list[Computation] = [estimates.trial_results]
+COMPUTATIONS: list[Computation] = [estimates.trial_results, synthesis.compute]
 
 
 def compute(

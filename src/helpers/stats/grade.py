@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from helpers.labels import plural
+
 __all__ = [
     "CERTAINTY_LEVELS",
     "DOMAINS",
@@ -45,10 +47,8 @@ __all__ = [
     "imprecision",
     "inconsistency",
     "indirectness",
-    "judgments_table",
     "publication_bias",
     "risk_of_bias",
-    "summary_of_findings",
 ]
 
 CERTAINTY_LEVELS = ("very low", "low", "moderate", "high")
@@ -73,7 +73,6 @@ class OutcomeEvidence:
     trial_ids: tuple[str, ...]
     n_patients: int
     conditions: tuple[str, ...]
-    effect: str
     numeric: bool = True
     pooled: bool = False
     estimate: float | None = None
@@ -139,7 +138,7 @@ def risk_of_bias(
     levels = 0 if weighted >= 0.7 else 1 if weighted >= 0.4 else 2
     reason = (
         f"JBI case-series checklist: {weighted:.0%} of applicable items answered 'yes' "
-        f"(patient-weighted over {len(appraised)} trial(s); {tally})"
+        f"(patient-weighted over {plural(len(appraised), 'trial')}; {tally})"
     )
     if levels:
         reason += "; uncontrolled before-after data cannot separate treatment from natural course"
@@ -168,12 +167,12 @@ def inconsistency(evidence: OutcomeEvidence) -> Judgment:
             reasons.append("the prediction interval includes no effect")
         if reasons:
             return Judgment("inconsistency", "serious", 1, "; ".join(reasons))
-        return Judgment(
-            "inconsistency",
-            "not serious",
-            0,
-            f"I² = {evidence.i2:.0f}% and the prediction interval excludes no effect",
+        excludes = (
+            " and the prediction interval excludes no effect"
+            if evidence.null_value is not None
+            else ""
         )
+        return Judgment("inconsistency", "not serious", 0, f"I² = {evidence.i2:.0f}%{excludes}")
     directions = {d for d in evidence.directions if d}
     if not directions:
         return Judgment("inconsistency", "not assessable", 0, "no per-trial results to compare")
@@ -182,14 +181,16 @@ def inconsistency(evidence: OutcomeEvidence) -> Judgment:
             "inconsistency",
             "serious",
             1,
-            f"the {evidence.k} trials disagree ({', '.join(sorted(directions))})",
+            f"the {evidence.k} trials disagree "
+            f"({', '.join(sorted(d.replace('_', ' ') for d in directions))})",
         )
+    agree = "both trials agree" if evidence.k == 2 else f"all {evidence.k} trials agree"
     return Judgment(
         "inconsistency",
         "not serious",
         0,
-        f"all {evidence.k} trials agree ({directions.pop()}); no pooled estimate, "
-        "so I² is not estimable",
+        f"{agree} ({directions.pop().replace('_', ' ')}); no pooled estimate, so I² is not "
+        "estimable",
     )
 
 
@@ -249,8 +250,8 @@ def publication_bias(evidence: OutcomeEvidence) -> Judgment:
             "publication bias",
             "not assessable",
             0,
-            f"{evidence.k} trial(s), fewer than {MIN_STUDIES_FOR_PUBLICATION_BIAS}: funnel-plot "
-            "methods are uninformative; selective publication cannot be excluded",
+            f"{plural(evidence.k, 'trial')}, fewer than {MIN_STUDIES_FOR_PUBLICATION_BIAS}: "
+            "funnel-plot methods are uninformative; selective publication cannot be excluded",
         )
     return Judgment(
         "publication bias",
@@ -287,66 +288,3 @@ def assess(
         certainty=CERTAINTY_LEVELS[level],
         notes=notes,
     )
-
-
-def judgments_table(
-    evidences: list[OutcomeEvidence],
-    appraisal: pd.DataFrame,
-    *,
-    patients: dict[str, int] | None = None,
-    optimal_information_size: int = DEFAULT_OIS,
-) -> pd.DataFrame:
-    """Long form of the summary of findings: one row per outcome and domain, with the reason."""
-    rows = []
-    for evidence in evidences:
-        result = assess(
-            evidence,
-            appraisal,
-            patients=patients,
-            optimal_information_size=optimal_information_size,
-        )
-        for judgment in result.judgments:
-            rows.append(
-                {
-                    "outcome": evidence.outcome,
-                    "domain": judgment.domain,
-                    "rating": judgment.rating,
-                    "levels down": judgment.downgrade,
-                    "reason": judgment.reason,
-                }
-            )
-    return pd.DataFrame(rows, columns=["outcome", "domain", "rating", "levels down", "reason"])
-
-
-def summary_of_findings(
-    evidences: list[OutcomeEvidence],
-    appraisal: pd.DataFrame,
-    *,
-    patients: dict[str, int] | None = None,
-    optimal_information_size: int = DEFAULT_OIS,
-) -> pd.DataFrame:
-    """GRADE Summary-of-findings table: one row per outcome, a rating per domain and reasons."""
-    rows = []
-    for evidence in evidences:
-        result = assess(
-            evidence,
-            appraisal,
-            patients=patients,
-            optimal_information_size=optimal_information_size,
-        )
-        row: dict[str, object] = {
-            "outcome": evidence.outcome,
-            "trials": evidence.k,
-            "patients": evidence.n_patients,
-            "effect": evidence.effect,
-            "start": result.start,
-        }
-        for judgment in result.judgments:
-            row[judgment.domain] = judgment.rating + (
-                f" (−{judgment.downgrade})" if judgment.downgrade else ""
-            )
-        row["certainty"] = result.certainty
-        row["reasons"] = " | ".join(f"{j.domain}: {j.reason}" for j in result.judgments)
-        rows.append(row)
-    columns = ["outcome", "trials", "patients", "effect", "start", *DOMAINS, "certainty", "reasons"]
-    return pd.DataFrame(rows, columns=columns)

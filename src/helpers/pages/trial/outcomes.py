@@ -250,7 +250,7 @@ def count_changes(trial_id: str, tables: Tables) -> pd.DataFrame | HTML:
                 for _, r in changes.iterrows()
             ],
             f"change, {BENEFIT}": [_difference_cell(row) for _, row in changes.iterrows()],
-            "exact McNemar p over the possible pairings": [
+            "exact McNemar test over the possible pairings": [
                 fmt.p_range(row["mcnemar_p_min"], row["mcnemar_p_max"])
                 if present(row["mcnemar_p_min"])
                 else "no paired test"
