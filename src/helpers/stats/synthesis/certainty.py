@@ -98,55 +98,62 @@ def _safety_evidence(
         if row.scope not in set(trials["condition"]) or not row.trials:
             continue
         ids = tuple(row.trial_ids.split(";"))
-        events = per_trial.loc[list(ids), "events"].astype(int)
-        facts = {
-            "outcome_key": f"{row.scope}:{SERIOUS}",
-            "condition": row.scope,
-            "kind": "safety",
-            "subject": SERIOUS,
-            "surrogate": False,
-            "evidence": "pooled" if row.pooled else "events",
-            "estimate": row.glmm_proportion if row.pooled else row.proportion,
-            "ci_low": row.glmm_ci_low if row.pooled else row.ci_low,
-            "ci_high": row.glmm_ci_high if row.pooled else row.ci_high,
-            "follow_up": follow_up[list(ids)],
-        }
-        evidence = grade.OutcomeEvidence(
-            outcome=facts["outcome_key"],
-            trial_ids=ids,
-            n_patients=int(row.patients),
-            conditions=(row.scope,),
-            null_value=None,
-            zero_events=int(row.events) == 0,
-            **_consistency(row, all_zero=bool((events == 0).all())),
+        all_zero = bool((per_trial.loc[list(ids), "events"].astype(int) == 0).all())
+        items.append(
+            _safety_item(
+                row,
+                f"{row.scope}:{SERIOUS}",
+                SERIOUS,
+                ids,
+                follow_up,
+                all_zero=all_zero,
+                zero_events=int(row.events) == 0,
+            )
         )
-        items.append((facts, evidence))
     for row in results["synthesis_adverse_event_terms"].itertuples(index=False):
         if row.scope not in set(trials["condition"]):
             continue
         ids = tuple(row.trial_ids.split(";"))
-        facts = {
-            "outcome_key": f"{row.scope}:adverse event:{row.term}",
-            "condition": row.scope,
-            "kind": "safety",
-            "subject": row.term,
-            "surrogate": False,
-            "evidence": "pooled" if row.pooled else "events",
-            "estimate": row.glmm_proportion if row.pooled else row.proportion,
-            "ci_low": row.glmm_ci_low if row.pooled else row.ci_low,
-            "ci_high": row.glmm_ci_high if row.pooled else row.ci_high,
-            "follow_up": follow_up[list(ids)],
-        }
-        evidence = grade.OutcomeEvidence(
-            outcome=facts["outcome_key"],
-            trial_ids=ids,
-            n_patients=int(row.patients),
-            conditions=(row.scope,),
-            null_value=None,
-            **_consistency(row, all_zero=int(row.events) == 0),
+        key = f"{row.scope}:adverse event:{row.term}"
+        items.append(
+            _safety_item(row, key, row.term, ids, follow_up, all_zero=int(row.events) == 0)
         )
-        items.append((facts, evidence))
     return items
+
+
+def _safety_item(
+    row,
+    key: str,
+    subject: str,
+    ids: tuple[str, ...],
+    follow_up: pd.Series,
+    *,
+    all_zero: bool,
+    zero_events: bool = False,
+) -> tuple[dict, grade.OutcomeEvidence]:
+    """The facts shown and the GRADE evidence of one safety row (serious events or one term)."""
+    facts = {
+        "outcome_key": key,
+        "condition": row.scope,
+        "kind": "safety",
+        "subject": subject,
+        "surrogate": False,
+        "evidence": "pooled" if row.pooled else "events",
+        "estimate": row.glmm_proportion if row.pooled else row.proportion,
+        "ci_low": row.glmm_ci_low if row.pooled else row.ci_low,
+        "ci_high": row.glmm_ci_high if row.pooled else row.ci_high,
+        "follow_up": follow_up[list(ids)],
+    }
+    evidence = grade.OutcomeEvidence(
+        outcome=key,
+        trial_ids=ids,
+        n_patients=int(row.patients),
+        conditions=(row.scope,),
+        null_value=None,
+        zero_events=zero_events,
+        **_consistency(row, all_zero=all_zero),
+    )
+    return facts, evidence
 
 
 def _efficacy_evidence(
