@@ -1,4 +1,5 @@
-"""Pre-post (one group, before/after) measures and recovery of the SD of change from a paired t or p."""
+"""Pre-post measures (one group, before/after) and recovery of the SD of change from a paired t
+or p."""
 
 from __future__ import annotations
 

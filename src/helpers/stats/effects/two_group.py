@@ -1,4 +1,5 @@
-"""Two-group measures: 2x2 counts (RR, OR, RD) and group means (MD, SMD, ROM), as metafor ``escalc``."""
+"""Two-group measures as metafor ``escalc``: 2x2 counts (RR, OR, RD) and group means (MD, SMD,
+ROM)."""
 
 from __future__ import annotations
 
