@@ -62,7 +62,7 @@ def _select(frame: pd.DataFrame, trial_id: str, outcome_id: str) -> pd.DataFrame
 
 
 def _j(n: int) -> float:
-    """Exact small-sample correction J(n - 1), written out independently of effects.py."""
+    """Exact small-sample correction J(n - 1), written out independently of helpers.stats.effects."""
     m = n - 1
     return math.exp(special.gammaln(m / 2) - 0.5 * math.log(m / 2) - special.gammaln((m - 1) / 2))
 

@@ -14,15 +14,14 @@ from scipy import integrate, special, stats
 from helpers.stats.effects import EffectSizes, MissingValuesOmitted, escalc, logit_proportion, smcr
 from helpers.stats.meta import (
     Leave1outResult,
-    _fit,
-    _glmm_loglik,
-    _loglik,
     leave1out,
     moderator_test,
     rma,
     rma_glmm_proportions,
     rma_logit_proportions,
 )
+from helpers.stats.meta.estimation import _fit, _loglik
+from helpers.stats.meta.proportions import _glmm_loglik
 
 # ---------------------------------------------------------------------------------------------
 # Data

@@ -56,10 +56,7 @@ layout), ``influence`` (``leave1out``), ``moderators`` (``moderator_test``) and 
 
 from __future__ import annotations
 
-# the public API, and the fit and likelihoods that tests/test_meta.py checks against metafor
 from helpers.stats.meta.estimation import METHODS, TESTS
-from helpers.stats.meta.estimation import _fit as _fit
-from helpers.stats.meta.estimation import _loglik as _loglik
 from helpers.stats.meta.influence import Leave1outResult, leave1out
 from helpers.stats.meta.model import RmaResult, RmaSummary, rma
 from helpers.stats.meta.moderators import ModeratorTestResult, moderator_test
@@ -68,7 +65,6 @@ from helpers.stats.meta.proportions import (
     rma_glmm_proportions,
     rma_logit_proportions,
 )
-from helpers.stats.meta.proportions import _glmm_loglik as _glmm_loglik
 
 __all__ = [
     "METHODS",
