@@ -7,6 +7,8 @@ when they were computed with the same settings, else computed now) and shows eac
 * :mod:`.key_messages` - per condition, safety, efficacy and certainty in plain language (the
   index page shows them too);
 * :mod:`.findings` - a summary of findings per condition and every GRADE judgment (appendix);
+* :mod:`.methods` - the review question, the register of reports and their flow, the analysis
+  methods in words, each study's funding and conflicts of interest;
 * :mod:`.evidence` - the evidence map and the trials' characteristics;
 * :mod:`.safety`, :mod:`.efficacy`, :mod:`.votes` - the analyses;
 * :mod:`.heterogeneity`, :mod:`.sensitivity`, :mod:`.context` - heterogeneity and subgroups,
@@ -31,6 +33,7 @@ from helpers.pages.synthesis import (
     findings,
     heterogeneity,
     key_messages,
+    methods,
     safety,
     sensitivity,
     settings,
@@ -52,6 +55,7 @@ __all__ = [
     "key_messages_html",
     "load",
     "messages",
+    "methods",
     "safety",
     "sensitivity",
     "settings",

@@ -34,6 +34,7 @@ class Inputs:
     settings: analysis.Settings
     results: Mapping[str, pd.DataFrame]
     tables: Mapping[str, pd.DataFrame]  # processed tables of the selected trials
+    processed: Mapping[str, pd.DataFrame]  # every processed table (the methods' register)
 
     def __getitem__(self, table: str) -> pd.DataFrame:
         return self.results[table]
@@ -44,7 +45,8 @@ class Inputs:
 
     @functools.cached_property
     def _labels(self) -> dict[str, str]:
-        return dict(zip(self.trials["trial_id"], self.trials["label"], strict=True))
+        every = self.processed["trials"]  # the methods name trials the settings left out
+        return dict(zip(every["trial_id"], every["label"], strict=True))
 
     def study(self, trial_id: object) -> str:
         """The study's label ('Akhlaghpasand 2025')."""
@@ -74,7 +76,7 @@ def load(settings: analysis.Settings) -> Inputs:
     """The page's inputs: results computed with ``settings`` (stored ones when they match)."""
     processed = data.load_all()
     results = analysis.load_or_compute(settings, processed)
-    return Inputs(settings, results, select_sources(processed, settings.source_kinds))
+    return Inputs(settings, results, select_sources(processed, settings.source_kinds), processed)
 
 
 def scope_words(scope: object) -> str:
