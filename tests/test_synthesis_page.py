@@ -228,6 +228,20 @@ def test_forest_plots_and_the_evidence_map_use_human_labels(pages):
     assert not any('id="pooled-diamond"' in svg for svg in svgs)
 
 
+def test_methods_register_every_report_and_each_study_funding(pages):
+    text = visible_text(pages["first"])
+    methods = text.split("Methods Review question and eligibility", 1)[1].split("Settings")[0]
+    for citation in raw("reports")["citation"]:
+        assert " ".join(citation.split()) in methods
+    for row in raw("trials").itertuples():
+        assert row.label in methods.split("Funding and conflicts of interest", 1)[1]
+    assert "Flow of reports and studies through selection" in methods
+    assert "Restricted maximum likelihood" in methods or "restricted maximum likelihood" in methods
+    other = visible_text(pages["non-default"])
+    assert "DerSimonian R, Laird N" in other and "DerSimonian R, Laird N" not in text
+    assert "left out of this page's analyses by the analysis settings" in other
+
+
 def test_page_is_deterministic(pages):
     assert pages["first"] == pages["second"]
 

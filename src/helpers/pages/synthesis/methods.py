@@ -258,7 +258,6 @@ def register_table(inputs: Inputs, protocol: Protocol | None = None) -> tables.T
                 "report": str(row.citation) if fmt.present(row.citation) else "not reported",
                 "kind of report": labels.label("kind", row.kind),
                 "study": inputs.study_link(row.trial_id),
-                "condition": fmt.condition(row.condition),
                 "the study's most complete report": "yes" if primary else "no",
                 "quotes located": fmt.count(row.n_quotes) if fmt.present(row.n_quotes) else "0",
                 "why it was included": why_included(
@@ -270,7 +269,6 @@ def register_table(inputs: Inputs, protocol: Protocol | None = None) -> tables.T
         "report",
         "kind of report",
         "study",
-        "condition",
         "the study's most complete report",
         "quotes located",
         "why it was included",
