@@ -230,7 +230,7 @@ def test_forest_plots_and_the_evidence_map_use_human_labels(pages):
 
 def test_methods_register_every_report_and_each_study_funding(pages):
     text = visible_text(pages["first"])
-    methods = text.split("Methods Review question and eligibility", 1)[1].split("Settings")[0]
+    methods = text.split("Review question and eligibility", 1)[1].split("Settings ¶")[0]
     for citation in raw("reports")["citation"]:
         assert " ".join(citation.split()) in methods
     for row in raw("trials").itertuples():
