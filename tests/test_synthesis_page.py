@@ -288,6 +288,16 @@ def test_notebook_is_thin_and_well_formed():
             assert "import " not in cell.source
 
 
+def test_the_notebook_defaults_are_the_protocol_settings():
+    """Without parameters the page is computed with the protocol's settings (the trial pages
+    use them too), so the settings section has nothing to declare."""
+    notebook = nbformat.read(NOTEBOOK_PATH, as_version=4)
+    parameters = next(c for c in notebook.cells if "parameters" in c.metadata.get("tags", []))
+    values: dict[str, object] = {}
+    exec(parameters.source, {}, values)  # the cell holds literals only
+    assert Settings.from_parameters(**values) == Settings()
+
+
 # --------------------------------------------------------------------------- a growing evidence base
 
 
