@@ -95,8 +95,11 @@ def _ranking_sentence(inputs: Inputs) -> str:
     reports = inputs.processed["reports"]
     if reports.empty:
         return ""
-    ranks = reports.drop_duplicates("kind").sort_values(["completeness_rank", "kind"])
-    order = ", then ".join(labels.label("kind", kind) for kind in ranks["kind"])
+    kinds = reports.drop_duplicates("kind").sort_values(["completeness_rank", "kind"])
+    order = ", then ".join(
+        listed([labels.label("kind", kind) for kind in group["kind"]], "or")
+        for _, group in kinds.groupby("completeness_rank", sort=True)
+    )
     return (
         "When a study has several reports, a value is taken from the most complete report that "
         f"gives it (in this order among the registered reports: {order})."
@@ -178,8 +181,8 @@ def outside_protocol(trials: pd.DataFrame, protocol: Protocol) -> dict[str, str]
             missing.append(f"{fmt.condition(row.condition)} is not one of the review's conditions")
         if row.source_kind not in protocol.report_kinds:
             missing.append(
-                f"its most complete report is a {labels.label('kind', row.source_kind)}, a kind "
-                "the protocol does not accept"
+                "its most complete report is of a kind the protocol does not accept "
+                f"({labels.label('kind', row.source_kind)})"
             )
         if missing:
             gaps[str(row.trial_id)] = "; ".join(missing)
@@ -190,8 +193,8 @@ def flow_table(inputs: Inputs, protocol: Protocol | None = None) -> tables.Table
     """The flow of reports and studies per condition, with what the counts mean."""
     protocol = protocol or load_protocol()
     counts = flow_counts(inputs.processed, set(inputs.trials["trial_id"]), protocol)
-    frame = counts.rename(columns={c: capitalised(fmt.condition(c)) for c in counts.columns})
-    frame = frame.rename(columns={ALL_CONDITIONS: capitalised(ALL_CONDITIONS)})
+    names = {c: capitalised(fmt.condition(c)) for c in counts.columns if c != ALL_CONDITIONS}
+    frame = counts.rename(columns={**names, ALL_CONDITIONS: capitalised(ALL_CONDITIONS)})
     notes = [
         "A study is counted once, whatever the number of its reports; a report belongs to "
         "the condition of its study.",
