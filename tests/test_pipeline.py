@@ -44,7 +44,7 @@ def site_bytes(root: Path) -> dict[str, bytes]:
 
 
 def expected_pages(root: Path) -> set[str]:
-    pages = {"index.html", "ingest.html"}
+    pages = {"index.html", "ingest.html", "changes.html"}
     notebooks = root / "notebooks"
     if (notebooks / pipeline.TRIAL_NOTEBOOK).is_file():
         trials = [p.stem for p in (root / "data" / "extraction").glob("[a-z]*.yaml")]
@@ -234,6 +234,27 @@ def test_trial_row_digests_are_reused_only_while_the_tables_are_unchanged(tables
     assert parsed == [1]
 
 
+def test_results_are_computed_from_the_processed_tables_and_pages_read_them(tables):
+    (step,) = planner(tables).results()
+    assert (step.stage, step.notebook, step.page, step.key) == ("results", None, None, "results")
+    assert step.outputs == (paths.results_dir(),)
+    before = planner(tables).trial_digests()
+    write_table(paths.results_dir() / "trial_changes.csv", ["trial_id", "yi"], [["a", "0.5"]])
+    after = planner(tables).trial_digests()
+    assert after["a"] != before["a"] and after["b"] == before["b"]
+    write_table(paths.processed_dir() / "trials.csv", ["trial_id", "title"], [["a", "A"]])
+    assert planner(tables).results()[0].inputs != step.inputs
+
+
+def test_the_result_tables_follow_the_processed_tables_whatever_the_selection():
+    results = plan.Step("results", "results", None, None, {}, "digest")
+    trial = plan.Step(
+        "trial-a", "trials", plan.TRIAL_NOTEBOOK, "trials/a.html", {"trial_id": "a"}, "digest"
+    )
+    only = pipeline.Options(only_trials=("b",), only_stage="synthesis")
+    assert only.selects(results) and not only.selects(trial)
+
+
 def test_pages_plan_a_step_per_trial_and_the_synthesis(tables):
     (tables / "notebooks").mkdir()
     for notebook in (plan.TRIAL_NOTEBOOK, plan.SYNTHESIS_NOTEBOOK):
@@ -344,6 +365,8 @@ def test_assembling_never_writes_into_the_published_site(tmp_path, monkeypatch):
     (rendered).mkdir()
     (rendered / "ingest.html").write_text("new", encoding="utf-8")
     monkeypatch.setattr(site, "index_page", lambda present, digest: f"index of {present}")
+    recorded = []
+    monkeypatch.setattr(publish, "record_changes", lambda *args: recorded.append(args))
     planned = ["ingest.html", "trials/a.html"]
     publish.assemble(staging, published, rendered, ["ingest.html"], planned, "digest")
     assert {p: (published / p).read_text(encoding="utf-8") for p in pages} == pages
@@ -351,6 +374,7 @@ def test_assembling_never_writes_into_the_published_site(tmp_path, monkeypatch):
     assert (staging / "ingest.html").read_text(encoding="utf-8") == "new"
     assert (staging / "trials" / "a.html").read_text(encoding="utf-8") == "a"
     assert not (staging / "trials" / "gone.html").exists()
+    assert [args[:2] for args in recorded] == [(staging, published)]
 
 
 def test_swap_in_restores_the_old_site_when_the_new_cannot_be_moved_in(tmp_path, monkeypatch):

@@ -8,6 +8,7 @@ import re
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+from support import on_fixture_root
 
 from helpers.pages import site
 
@@ -134,9 +135,10 @@ def test_rendering_is_deterministic():
 
 @pytest.fixture(scope="module")
 def index_page() -> str:
-    return site.index_page(
-        ["index.html", "synthesis.html", "ingest.html", "trials/sb_nguyen2023.html"]
-    )
+    with on_fixture_root():
+        return site.index_page(
+            ["index.html", "synthesis.html", "ingest.html", "trials/sb_nguyen2023.html"]
+        )
 
 
 def test_the_index_links_the_pages_and_calls_ingestion_the_data_quality_report(index_page):
@@ -144,6 +146,18 @@ def test_the_index_links_the_pages_and_calls_ingestion_the_data_quality_report(i
     assert '<a href="ingest.html">Data-quality report (for maintainers)</a>' in index_page
     assert 'href="methods.html"' not in index_page  # no methods page published yet
     assert '<h2 id="trials">Trials</h2>' in index_page
+    assert 'href="changes.html"' not in index_page  # not among the pages given
+
+
+def test_the_index_opens_with_the_key_messages_of_each_condition(index_page):
+    messages = index_page.split('<h2 id="key-messages">', 1)[1].split("<h2", 1)[0]
+    assert index_page.index('id="key-messages"') < index_page.index('id="trials"')
+    for condition in ("Cerebral palsy", "Spina bifida", "Spinal cord injury"):
+        assert f"<h3>{condition}</h3>" in messages
+    for topic in ("Safety", "Efficacy", "Certainty"):
+        assert messages.count(f"<strong>{topic}.</strong>") == 3
+    assert 'href="synthesis.html#serious-events"' in messages
+    assert 'href="synthesis.html#findings-spina-bifida"' in messages
 
 
 def test_the_index_trials_table_is_captioned_and_links_published_trial_pages(index_page):

@@ -2,7 +2,11 @@
 
 ``data/processed/`` (written by ingestion, :data:`TABLES`) and ``data/results/`` (written by
 the analysis, :data:`RESULTS`) are described column by column, with a data dictionary in each
-folder. Notebooks and analysts load them by name instead of reading CSV paths by hand:
+folder. The pipeline (``python -m helpers.run.pipeline``) writes ``data/results/`` after the
+ingestion whenever ``data/processed/`` or the code changed, with the protocol's settings, and
+publishes a copy of both folders with the site (``reports/data/``); :mod:`helpers.data.changes`
+compares two such copies into the change tables behind ``reports/changes.html``. Notebooks and
+analysts load the tables by name instead of reading CSV paths by hand:
 
 >>> from helpers import data
 >>> outcomes = data.load("outcomes")          # doctest: +SKIP

@@ -6,7 +6,8 @@ linking the site's sections, and no script or network resource. Notebook pages g
 from nbconvert's base templates through ``templates/reviewer`` (markdown and outputs only:
 no code, no prompts); tables and figures arrive already rendered by
 :mod:`helpers.pages.tables` and :mod:`helpers.pages.figures`. The index is built here from the
-processed tables with every data value escaped. Nothing in a page depends on the clock, so
+processed tables and the result tables (per condition, the key messages on safety, efficacy
+and certainty) with every data value escaped. Nothing in a page depends on the clock, so
 two regenerations from the same inputs are byte-identical.
 """
 
@@ -68,6 +69,7 @@ SECTIONS = (
     Section("methods.html", "Methods"),
     Section(f"{INDEX}#trials", "Trials"),
     Section("ingest.html", "Data-quality report"),
+    Section("changes.html", "What changed"),
 )
 
 # A small square with a dot: a cell under a lens, readable at 16 px.
@@ -307,12 +309,23 @@ def trials_table(trials: pd.DataFrame, checks: pd.DataFrame, pages: Iterable[str
     )
 
 
+def key_messages_html(tables: dict[str, pd.DataFrame]) -> str:
+    """Per condition, the key messages on safety, efficacy and certainty, linking into the
+    synthesis, from the stored results (computed now when there are none)."""
+    from helpers.pages.synthesis.key_messages import key_messages_html as messages_html
+    from helpers.stats import analysis
+
+    results = analysis.load_or_compute(analysis.Settings(), tables)
+    return messages_html(results, page="synthesis.html")
+
+
 def index_page(pages: list[str], input_digest: str = "") -> str:
-    """The entry page: the site's pages, the trials with key facts and flags, provenance."""
+    """The entry page: the key messages, the site's pages, the trials with key facts and
+    flags, provenance."""
     from helpers import data
 
-    trials = data.load("trials")
-    checks = data.load("checks")
+    processed = data.load_all()
+    trials, checks = processed["trials"], processed["checks"]
     published = set(pages)
     reports = [
         (
@@ -327,6 +340,11 @@ def index_page(pages: list[str], input_digest: str = "") -> str:
             "what was extracted from each source, how every quote was verified, and the "
             "consistency flags",
         ),
+        (
+            "changes.html",
+            "What changed",
+            "trials, estimates, certainty and flags that changed at the last update",
+        ),
     ]
     links = "".join(
         f'<li><a href="{page}">{html.escape(name)}</a>: {html.escape(what)}</li>'
@@ -334,8 +352,16 @@ def index_page(pages: list[str], input_digest: str = "") -> str:
         if page in published
     )
     provenance = "".join(f"<li>{html.escape(line)}</li>" for line in provenance_lines(input_digest))
+    key_messages_section = ""
+    if "synthesis.html" in published:
+        key_messages_section = (
+            '<h2 id="key-messages">Key messages</h2>\n'
+            "<p>For each condition: what the trials say on safety and efficacy, and how certain "
+            "that is, in the plain-language wording of GRADE.</p>\n" + key_messages_html(processed)
+        )
     body = f"""<h1>{html.escape(SITE_TITLE)}</h1>
 <p>{len(trials)} sources, each number traced to a verbatim quote of its source document.</p>
+{key_messages_section}
 <h2 id="pages">Pages</h2>
 <ul>{links}</ul>
 <h2 id="trials">Trials</h2>

@@ -1,10 +1,12 @@
-"""Report regeneration: ingestion -> a summary per trial and the synthesis (in parallel) -> site.
+"""Report regeneration: ingestion -> result tables -> a page per trial and the synthesis -> site.
 
 ``python -m helpers.run.pipeline`` (what ``make report`` runs). Each notebook is executed by
 papermill's Python API on the project's kernel and rendered by nbconvert without code
 cells into a self-contained page (figures embedded, no script or style from the network).
-The steps and their order are planned in :mod:`helpers.run.plan`; the trial pages and the
-synthesis, which all read the tables the ingestion wrote, run in parallel, one warm kernel per
+The steps and their order are planned in :mod:`helpers.run.plan`. After the ingestion, the
+result tables are computed with the protocol's settings into ``data/results/`` in this process
+(:func:`compute_results`), so pages render stored results; the trial pages and the
+synthesis, which read the processed and the result tables, run in parallel, one warm kernel per
 worker (``--jobs``, default one per CPU) that runs notebook after notebook and is reset to a
 fresh state before each (:mod:`helpers.run.kernel`): starting a kernel and importing the
 scientific stack costs more than most trial pages. Workers are threads, because the work
@@ -17,13 +19,18 @@ Behaviour a scheduler can rely on:
   helpers' code, the locked environment, its parameters and the data it reads (a trial page:
   that trial's rows and its extraction sheet; the synthesis: every table and sheet), so an
   edited sheet reruns the ingestion, its trial's page and the synthesis, even when the edit
-  changes no table. ``--force`` reruns everything. With nothing to do it stops after hashing
-  the inputs, before importing pandas or the notebook machinery.
+  changes no table. The result tables are recomputed when ``data/processed`` or the code
+  changed. ``--force`` reruns everything. With nothing to do it stops after hashing the
+  inputs, before importing pandas or the notebook machinery.
 * **Safe** — pages are built into ``build/staging/`` and swapped into ``reports/`` only when
   every step succeeded; a failure keeps the previous site, keeps the executed notebook in
-  ``build/failed/`` and names the notebook and cell that failed. A cell running longer than
+  ``build/failed/`` and names the notebook and cell that failed. ``data/results/`` is
+  replaced only once every result table is written. A cell running longer than
   ``--cell-timeout`` seconds, or a kernel that dies, fails its notebook the same way. Pages of
   trials that no longer exist are removed when the site is published.
+* **Accountable** — the published site carries the tables it was built from
+  (``reports/data/``) and says what changed since the site it replaced
+  (``reports/changes.html`` and ``changes.json``, :func:`helpers.run.publish.record_changes`).
 * **Exclusive** — an OS lock (``build/pipeline.lock``, released by the kernel even when a run
   is killed) makes a second concurrent run exit at once with code 3.
 * **Deterministic** — no wall-clock time in pages, fixed figure metadata: the same inputs give
@@ -31,7 +38,8 @@ Behaviour a scheduler can rely on:
 * **Bounded** — only regular files are read from ``data/``, each within a size limit checked
   before reading; every failure ends in one message without a traceback.
 
-Exit codes: 0 success (or nothing to do), 1 a notebook failed, 2 bad input data (the message
+Exit codes: 0 success (or nothing to do), 1 a notebook (or the analysis) failed, 2 bad input
+data (the message
 names the file and field), 3 another run holds the lock, 4 bad usage, 5 a file could not be
 written (disk full, read-only folder; the message names the path).
 """
@@ -112,6 +120,8 @@ class Options:
     cell_timeout: int = DEFAULT_CELL_TIMEOUT
 
     def selects(self, step: Step) -> bool:
+        if step.notebook is None:  # the result tables always follow data/processed
+            return True
         if self.only_stage is not None and step.stage != self.only_stage:
             return False
         if self.only_trials and step.stage != "ingest":
@@ -205,7 +215,41 @@ def exclusive_lock(lock_path: Path) -> Iterator[None]:
 def published_pages() -> list[str]:
     """The top-level pages this run publishes: the shared header links only these."""
     notebooks = {INGEST_NOTEBOOK: "ingest.html", SYNTHESIS_NOTEBOOK: "synthesis.html"}
-    return [page for name, page in notebooks.items() if (paths.notebooks_dir() / name).is_file()]
+    pages = [page for name, page in notebooks.items() if (paths.notebooks_dir() / name).is_file()]
+    return [*pages, publish.CHANGES_PAGE]
+
+
+def compute_results() -> None:
+    """The result tables of ``data/processed`` with the protocol's settings, written with their
+    dictionary and the settings into ``data/results/`` (replaced only when all are written).
+
+    Processed tables that are missing or not as documented are bad input; a computation that
+    fails is reported like a failed notebook; a write that fails names the folder.
+    """
+    from helpers import data
+    from helpers.stats import analysis
+
+    processed = paths.processed_dir()
+    try:
+        tables = data.load_all()
+    except FileNotFoundError as exc:
+        expected = "every table the ingestion writes"
+        raise EvidenceInputError(processed, "<table>", expected, str(exc)) from None
+    except ValueError as exc:  # unreadable CSV, a missing column, a value of the wrong type
+        raise EvidenceInputError(processed, "<table>", "the documented columns", str(exc)) from None
+    try:
+        results = analysis.compute(tables)
+    except EvidenceInputError:
+        raise
+    except Exception as exc:
+        message = f"the result tables could not be computed: {type(exc).__name__}: {exc}"
+        raise StepFailed(message, EXIT_NOTEBOOK_FAILED) from None
+    try:
+        analysis.write(results, analysis.Settings())
+    except OSError as exc:
+        if exc.filename is not None:
+            raise
+        raise OSError(exc.errno, exc.strerror, str(paths.results_dir())) from None
 
 
 def run(
@@ -278,6 +322,7 @@ def _run_locked(log: Log, build: Path, options: Options) -> int:
     planned: list[Step] = []
     new_pages: list[str] = []
     timings: dict[str, dict[str, float]] = {}
+    computed = False  # the result tables were recomputed
 
     with ExitStack() as resources:
         kernels: KernelPool | None = None
@@ -291,33 +336,46 @@ def _run_locked(log: Log, build: Path, options: Options) -> int:
                     options.force or not planner.fresh(step, fingerprint)
                 ):
                     todo.append((step, fingerprint))
-                elif step.page in cache.entries:
-                    entries[step.page] = cache.entries[step.page]
+                elif step.key in cache.entries:
+                    entries[step.key] = cache.entries[step.key]
             if not todo:
                 continue
-            if kernels is None:
+            notebooks = [(step, fingerprint) for step, fingerprint in todo if step.notebook]
+            for step, _ in todo:
+                if step.notebook is None:
+                    log.step("computing the result tables")
+                    computing = time.perf_counter()
+                    compute_results()
+                    timings[step.name] = {"compute": time.perf_counter() - computing}
+                    log.done(step.name, timings[step.name]["compute"])
+                    computed = True
+            if notebooks and kernels is None:
                 from helpers.run.kernel import KernelPool
 
                 workers = options.jobs or os.cpu_count() or 1
                 kernels = resources.enter_context(KernelPool(workers, paths.notebooks_dir()))
-            log.step(f"running {len(todo)} notebook(s): {', '.join(s.name for s, _ in todo)}")
-            for step, timing in _run_wave(todo, kernels, build, options, rendered):
-                new_pages.append(step.page)
-                timings[step.name] = timing
-                log.done(step.name, sum(timing.values()))
+            if notebooks:
+                names = ", ".join(s.name for s, _ in notebooks)
+                log.step(f"running {len(notebooks)} notebook(s): {names}")
+                for step, timing in _run_wave(notebooks, kernels, build, options, rendered):
+                    new_pages.append(step.page)
+                    timings[step.name] = timing
+                    log.done(step.name, sum(timing.values()))
             planner.forget()  # the steps wrote files: hash them afresh
             for step, fingerprint in todo:
-                entries[step.page] = planner.entry(step, fingerprint)
+                entries[step.key] = planner.entry(step, fingerprint)
 
     published = paths.reports_dir()
-    planned_pages = [step.page for step in planned]
+    planned_pages = [step.page for step in planned if step.page]
     stale = publish.stale_pages(published, planned_pages)
-    if not new_pages and not stale and (published / publish.INDEX).is_file():
+    if not new_pages and not stale and not computed and (published / publish.INDEX).is_file():
         log.info(f"reports are up to date ({time.perf_counter() - started:.2f} s)")
         return EXIT_OK
     staging = build / "staging"
     ingest_inputs = next(step.inputs for step in planned if step.stage == "ingest")
-    publish.assemble(staging, published, rendered, new_pages, planned_pages, ingest_inputs)
+    publish.assemble(
+        staging, published, rendered, new_pages, planned_pages, ingest_inputs, published_pages()
+    )
     publish.swap_in(staging, published)
     cache.save(entries)
     seconds = time.perf_counter() - started

@@ -1,17 +1,18 @@
 """What a regeneration would run, decided from hashes alone (no pandas, no notebook machinery).
 
 A regeneration is a sequence of *waves* (:data:`WAVES`). A wave is planned from what the waves
-before it left on disk, and its steps run in parallel: the ingestion alone, then the trial pages
-and the synthesis, which all read the tables the ingestion wrote. Each :class:`Step` has a
+before it left on disk, and its steps run in parallel: the ingestion alone, then the result
+tables (computed into ``data/results/`` in the pipeline's own process, no notebook and no
+page), then the trial pages and the synthesis, which read both. Each :class:`Step` has a
 fingerprint: the hash of its notebook, the helpers' code, the locked environment, its
 parameters and the data it reads. A step whose fingerprint and outputs match the published site
 (:class:`Cache`) is fresh and does not run, so a regeneration with nothing to do reads and
 hashes its input files and stops — before pandas, nbformat or papermill are imported.
 
-To add a step (say, result tables computed into ``data/results/`` between the ingestion and
-the pages), give :class:`Planner` a method that returns its steps, with the digest of the files
-it reads as inputs and the folder it writes as outputs, and put it in :data:`WAVES` in its
-place: a later wave that reads its outputs then reruns exactly when they change.
+To add a step, give :class:`Planner` a method that returns its steps, with the digest of the
+files it reads as inputs and the folder it writes as outputs, and put it in :data:`WAVES` in
+its place: a later wave that reads its outputs then reruns exactly when they change (as the
+pages do with the result tables).
 
 Every file read here comes from ``data/``: it is opened only if it is a regular file within
 its size limit (:mod:`helpers.evidence.input_files`), so a FIFO or a link to ``/dev/zero`` ends
@@ -39,7 +40,7 @@ from helpers.evidence.input_files import MAX_DOCUMENT_BYTES, MAX_SHEET_BYTES, op
 INGEST_NOTEBOOK = "01_ingest.ipynb"
 TRIAL_NOTEBOOK = "02_trial_summary.ipynb"
 SYNTHESIS_NOTEBOOK = "03_synthesis.ipynb"
-STAGES = ("ingest", "trials", "synthesis")
+STAGES = ("ingest", "results", "trials", "synthesis")
 ENVIRONMENT_FILES = ("pyproject.toml", "requirements.lock")
 # A file's digest is reused while its inode, size and times are unchanged, unless it was modified
 # this recently: two writes within the file system's timestamp granularity look the same.
@@ -52,11 +53,16 @@ class Step:
 
     name: str
     stage: str  # one of STAGES: what ``--stage`` selects
-    notebook: str
-    page: str  # path of the HTML page relative to reports/
+    notebook: str | None  # None: computed in the pipeline's process (the result tables)
+    page: str | None  # path of the HTML page relative to reports/ (None: no page)
     parameters: dict
     inputs: str  # digest of the data this step reads
     outputs: tuple[Path, ...] = ()  # folders it writes besides its page (their CSV files count)
+
+    @property
+    def key(self) -> str:
+        """What the cache knows the step by: its page, or its name when it has none."""
+        return self.page or self.name
 
 
 def code_digest() -> str:
@@ -132,8 +138,9 @@ class Planner:
         return content
 
     def fingerprint(self, step: Step) -> str:
+        notebook = [self.notebooks / step.notebook] if step.notebook else []
         payload = {
-            "notebook": self.digest([self.notebooks / step.notebook], MAX_DOCUMENT_BYTES),
+            "notebook": self.digest(notebook, MAX_DOCUMENT_BYTES),
             "code": self.code,
             "parameters": step.parameters,
             "inputs": step.inputs,
@@ -145,10 +152,10 @@ class Planner:
 
     def fresh(self, step: Step, fingerprint: str) -> bool:
         """Whether the published page (and the step's outputs) are what this step would make."""
-        entry = self.cache.entries.get(step.page, {})
+        entry = self.cache.entries.get(step.key, {})
         return (
             entry.get("fingerprint") == fingerprint
-            and (self.reports / step.page).is_file()
+            and (step.page is None or (self.reports / step.page).is_file())
             and (not step.outputs or entry.get("outputs") == self.outputs_digest(step))
         )
 
@@ -177,14 +184,31 @@ class Planner:
             )
         ]
 
+    def results(self) -> list[Step]:
+        """The result tables: computed from data/processed into data/results (no page)."""
+        processed = self.digest(_csv_files([paths.processed_dir()]), MAX_DOCUMENT_BYTES)
+        return [
+            Step(
+                name="results",
+                stage="results",
+                notebook=None,
+                page=None,
+                parameters={},
+                inputs=processed,
+                outputs=(paths.results_dir(),),
+            )
+        ]
+
     def pages(self) -> list[Step]:
         """A page per trial (its rows and its sheet) and the synthesis (every table and sheet).
+
+        Rows are those of the processed and the result tables.
 
         The synthesis comes first: it is the longest notebook, and steps start in list order.
         """
         steps = []
         if (paths.notebooks_dir() / SYNTHESIS_NOTEBOOK).is_file():
-            tables = [*_csv_files([paths.processed_dir()]), *_entries(paths.context_dir())]
+            tables = [*_csv_files(_table_directories()), *_entries(paths.context_dir())]
             inputs = _combined(
                 self.digest(tables, MAX_DOCUMENT_BYTES), self.digest(_sheets(), MAX_SHEET_BYTES)
             )
@@ -206,11 +230,12 @@ class Planner:
         return steps
 
     def trial_digests(self) -> dict[str, str]:
-        """Per trial, a digest of the processed rows its page reads (its own) and of its sheet."""
-        processed = self.digest(_csv_files([paths.processed_dir()]), MAX_DOCUMENT_BYTES)
+        """Per trial, a digest of the processed and result rows its page reads (its own) and of
+        its sheet."""
+        tables = self.digest(_csv_files(_table_directories()), MAX_DOCUMENT_BYTES)
         remembered = self.cache.trial_rows
-        if remembered.get("processed") != processed:
-            self.cache.trial_rows = {"processed": processed, "rows": _trial_row_digests()}
+        if remembered.get("tables") != tables:
+            self.cache.trial_rows = {"tables": tables, "rows": _trial_row_digests()}
         digests = {}
         extraction = paths.extraction_dir()
         for trial_id, rows in self.cache.trial_rows["rows"].items():
@@ -220,7 +245,11 @@ class Planner:
         return digests
 
 
-WAVES: tuple[Callable[[Planner], list[Step]], ...] = (Planner.ingestion, Planner.pages)
+WAVES: tuple[Callable[[Planner], list[Step]], ...] = (
+    Planner.ingestion,
+    Planner.results,
+    Planner.pages,
+)
 
 
 # --------------------------------------------------------------------------- files
@@ -262,6 +291,11 @@ def _entries(directory: Path, pattern: str = "*") -> list[Path]:
     return [directory / name for name in sorted(names)]
 
 
+def _table_directories() -> list[Path]:
+    """The folders of stored tables: processed (ingestion) and results (analysis)."""
+    return [paths.processed_dir(), paths.results_dir()]
+
+
 def _csv_files(directories: Iterable[Path]) -> list[Path]:
     return [path for directory in directories for path in _entries(directory, "*.csv")]
 
@@ -272,13 +306,14 @@ def _sheets() -> list[Path]:
 
 
 def _trial_row_digests() -> dict[str, str]:
-    """Per trial of ``trials.csv`` (sorted), a digest of its rows in every processed table."""
+    """Per trial of ``trials.csv`` (sorted), a digest of its rows in every processed and result
+    table."""
     trials_table = paths.processed_dir() / "trials.csv"
     if not trials_table.exists():
         return {}  # nothing ingested yet
     trial_ids = [trial_id for trial_id, _ in _rows_by_trial(trials_table)]
     digests = {trial_id: hashlib.sha256() for trial_id in sorted(trial_ids)}
-    for table in _csv_files([paths.processed_dir()]):
+    for table in _csv_files(_table_directories()):
         for trial_id, row in _rows_by_trial(table):
             if trial_id in digests:
                 digests[trial_id].update(f"{table.stem}{row}".encode())
