@@ -50,7 +50,16 @@ def test_the_header_links_only_published_sections():
         "Data-quality report": "ingest.html",
     }
     every = header_links(site.header_html("index.html", pages=None))
-    assert list(every) == ["Overview", "Synthesis", "Methods", "Trials", "Data-quality report"]
+    assert list(every) == [
+        "Overview",
+        "Synthesis",
+        "Methods",
+        "Trials",
+        "Data-quality report",
+        "What changed",
+    ]
+    with_changes = header_links(site.header_html("index.html", pages=["changes.html"]))
+    assert with_changes["What changed"] == "changes.html"
 
 
 def test_the_header_links_relative_to_the_page_and_marks_the_current_one():
