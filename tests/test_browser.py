@@ -322,7 +322,7 @@ def trial_ids(project: Path) -> list[str]:
 
 
 def expected_pages(project: Path) -> set[str]:
-    pages = {"index.html", "ingest.html"}
+    pages = {"index.html", "ingest.html", "changes.html"}
     if (project / "notebooks" / pipeline.TRIAL_NOTEBOOK).is_file():
         pages |= {f"trials/{trial}.html" for trial in trial_ids(project)}
     if (project / "notebooks" / pipeline.SYNTHESIS_NOTEBOOK).is_file():
@@ -460,9 +460,11 @@ def test_every_page_has_its_own_title(crawl):
     assert site_checks.duplicate_titles(loaded(crawl)) == []
 
 
-def test_every_link_resolves(site):
+def test_every_link_resolves(project, site):
     base, crawl = site
-    assert site_checks.broken_links(loaded(crawl), base) == {}
+    downloads = site_checks.site_files(project / "reports")
+    assert {"changes.json", "data/results/results_dictionary.csv"} <= downloads
+    assert site_checks.broken_links(loaded(crawl), base, downloads) == {}
 
 
 def test_the_supplement_pdf_holds_the_synthesis_and_every_trial_page(project, tmp_path):

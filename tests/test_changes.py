@@ -176,6 +176,9 @@ def test_the_pipeline_publishes_results_and_what_changed(tmp_path, monkeypatch):
     assert not log["trials"] and not log["reports"] and not log["certainty"]
     page = (reports / "changes.html").read_text(encoding="utf-8")
     assert "Bladder capacity" in page and "Nguyen 2023" in page
+    assert pipeline.run(quiet=True, force=True) == pipeline.EXIT_OK
+    assert log_of(root) == log  # a rebuild that changes no result keeps the last changes
+    assert (reports / "changes.html").read_text(encoding="utf-8") == page
 
     (root / "data" / "extraction" / f"{EDITED_TRIAL}.yaml").unlink()
     assert pipeline.run(quiet=True) == pipeline.EXIT_OK

@@ -93,13 +93,17 @@ def test_broken_links_name_missing_pages_and_anchors():
             ],
             anchors=["top"],
         ),
-        "trials/a.html": report(links=[base + "index.html#top"], anchors=["q1"]),
+        "trials/a.html": report(
+            links=[base + "index.html#top", base + "data/x.csv", base + "data/gone.csv"],
+            anchors=["q1"],
+        ),
     }
-    assert site_checks.broken_links(reports, base) == {
+    assert site_checks.broken_links(reports, base, files={"data/x.csv"}) == {
         "index.html": [
             f"{base}trials/a.html#q9: no #q9 on trials/a.html",
             f"{base}gone.html: no such page",
-        ]
+        ],
+        "trials/a.html": [f"{base}data/gone.csv: no such page"],
     }
 
 

@@ -22,7 +22,7 @@ import sys
 import tempfile
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -328,11 +328,15 @@ def duplicate_titles(reports: Mapping[str, PageReport]) -> list[str]:
     return problems
 
 
-def broken_links(reports: Mapping[str, PageReport], base: str) -> dict[str, list[str]]:
+def broken_links(
+    reports: Mapping[str, PageReport], base: str, files: Collection[str] = ()
+) -> dict[str, list[str]]:
     """Per page, links into the site that lead nowhere: a missing page or a missing #anchor.
 
     ``reports`` must hold every page reachable from the index (a crawl); ``base`` is the
-    site's root address. Links leaving the site are not followed (nothing leaves the machine).
+    site's root address; ``files`` are the site's other files (paths under its root, such as
+    ``changes.json``), which pages may link for download. Links leaving the site are not
+    followed (nothing leaves the machine).
     """
     problems: dict[str, list[str]] = {}
     for name, report in reports.items():
@@ -341,6 +345,8 @@ def broken_links(reports: Mapping[str, PageReport], base: str) -> dict[str, list
             if not target.startswith(base):
                 continue
             path = urlsplit(target).path.removeprefix(urlsplit(base).path)
+            if path in files and not fragment:
+                continue
             if path not in reports:
                 problems.setdefault(name, []).append(f"{link}: no such page")
             elif fragment and fragment not in reports[path].anchors:
@@ -460,6 +466,15 @@ def crawl(page, base: str, visit: Callable, *, before: Callable | None = None) -
     return results
 
 
+def site_files(directory: Path) -> set[str]:
+    """Every file of the site in ``directory`` that is not a page (paths under it)."""
+    return {
+        str(path.relative_to(directory))
+        for path in directory.rglob("*")
+        if path.is_file() and path.suffix != ".html"
+    }
+
+
 def check_site(directory: Path) -> tuple[dict[str, PageReport], dict[str, list[str]]]:
     """Every check on every page of the site in ``directory``.
 
@@ -484,7 +499,9 @@ def check_site(directory: Path) -> tuple[dict[str, PageReport], dict[str, list[s
             "titles": duplicate_titles(reports),
             "links": [
                 f"{name}: {problem}"
-                for name, problems in sorted(broken_links(reports, base).items())
+                for name, problems in sorted(
+                    broken_links(reports, base, site_files(directory)).items()
+                )
                 for problem in problems
             ],
         }
