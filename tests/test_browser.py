@@ -352,8 +352,12 @@ def test_requests_were_recorded(crawl):
 
 
 def test_result_pages_show_figures(project, crawl):
-    for name in expected_pages(project) - {"index.html", "ingest.html"}:
+    for name in expected_pages(project) - {"index.html", "ingest.html", "changes.html"}:
         assert crawl[name].figures, f"{name} shows no figure"
+
+
+def test_the_changes_page_says_a_first_build_has_nothing_to_compare_with(crawl):
+    assert "First build: nothing to compare with." in crawl["changes.html"].text
 
 
 def test_index_lists_every_trial(project, crawl):
