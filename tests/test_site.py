@@ -60,6 +60,8 @@ def test_the_header_links_only_published_sections():
     ]
     with_changes = header_links(site.header_html("index.html", pages=["changes.html"]))
     assert with_changes["What changed"] == "changes.html"
+    with_synthesis = header_links(site.header_html("trials/x.html", pages=["synthesis.html"]))
+    assert with_synthesis["Methods"] == "../synthesis.html#Methods"  # a section of the synthesis
 
 
 def test_the_header_links_relative_to_the_page_and_marks_the_current_one():
@@ -153,7 +155,7 @@ def index_page() -> str:
 def test_the_index_links_the_pages_and_calls_ingestion_the_data_quality_report(index_page):
     assert '<a href="synthesis.html">Cross-trial synthesis</a>' in index_page
     assert '<a href="ingest.html">Data-quality report (for maintainers)</a>' in index_page
-    assert 'href="methods.html"' not in index_page  # no methods page published yet
+    assert '<a href="synthesis.html#Methods">Methods</a>' in index_page  # a synthesis section
     assert '<h2 id="trials">Trials</h2>' in index_page
     assert 'href="changes.html"' not in index_page  # not among the pages given
 

@@ -66,7 +66,7 @@ class Section:
 SECTIONS = (
     Section(INDEX, "Overview"),
     Section("synthesis.html", "Synthesis"),
-    Section("methods.html", "Methods"),
+    Section("synthesis.html#Methods", "Methods"),
     Section(f"{INDEX}#trials", "Trials"),
     Section("ingest.html", "Data-quality report"),
     Section("changes.html", "What changed"),
@@ -333,7 +333,11 @@ def index_page(pages: list[str], input_digest: str = "") -> str:
             "Cross-trial synthesis",
             "safety, efficacy, heterogeneity and certainty of the evidence across the trials",
         ),
-        ("methods.html", "Methods", "review question, eligibility, sources and analysis"),
+        (
+            "synthesis.html#Methods",
+            "Methods",
+            "review question, eligibility, the register of sources and how they were analysed",
+        ),
         (
             "ingest.html",
             "Data-quality report (for maintainers)",
@@ -349,7 +353,7 @@ def index_page(pages: list[str], input_digest: str = "") -> str:
     links = "".join(
         f'<li><a href="{page}">{html.escape(name)}</a>: {html.escape(what)}</li>'
         for page, name, what in reports
-        if page in published
+        if page.split("#", 1)[0] in published
     )
     provenance = "".join(f"<li>{html.escape(line)}</li>" for line in provenance_lines(input_digest))
     key_messages_section = ""
