@@ -122,3 +122,52 @@ def test_count_from_percent(percent, denominator, expected):
 def test_no_events_give_the_empty_typed_table():
     empty = estimates.adverse_event_rates(data.empty_frame("adverse_events"))
     assert empty.empty and list(empty.columns) == list(data.empty_frame("trial_adverse_events"))
+
+
+def test_a_percentage_that_fits_patients_and_administrations_is_of_unknown_unit():
+    frame = _events(
+        *(
+            {
+                "trial_id": "t1",
+                "term": term,
+                "serious": False,
+                "percent_reported": percent,
+                "count_unit": "patients",
+                "denominator": 16,
+                "denominator_unit": "patients",
+            }
+            for term, percent in (("nausea", "18.75"), ("rash", "0"), ("cough", "6.25"))
+        )
+    )
+    rates = estimates.adverse_event_rates(frame, administrations=pd.Series({"t1": 4}))
+    nausea, rash, cough = (rates.iloc[i] for i in range(3))
+    # 18.75% = 3/16 patients = 12/64 administrations: the source does not say which
+    assert nausea["rate_basis"] == "unknown unit" and math.isnan(nausea["incidence"])
+    assert nausea["count"] == 3
+    assert "3 of 16 patients or 12 of 64 administrations" in nausea["rate_text"]
+    assert "1 of 16 patients or 4 of 64 administrations" in cough["rate_text"]
+    # no event means no patient whichever the unit
+    assert rash["rate_basis"] == "per patient" and rash["incidence"] == 0
+    # one administration each, or the number not given: the percentage is per patient
+    for administrations in (pd.Series({"t1": 1}), None):
+        alone = estimates.adverse_event_rates(frame, administrations=administrations)
+        assert alone.iloc[0]["rate_basis"] == "per patient"
+        assert alone.iloc[0]["incidence"] == pytest.approx(3 / 16)
+
+
+def test_a_reported_count_keeps_its_unit_whatever_the_administrations():
+    frame = _events(
+        {
+            "trial_id": "t1",
+            "term": "fever",
+            "serious": False,
+            "count": 3,
+            "percent_reported": "18.75",
+            "count_unit": "patients",
+            "denominator": 16,
+            "denominator_unit": "patients",
+        }
+    )
+    rates = estimates.adverse_event_rates(frame, administrations=pd.Series({"t1": 4}))
+    assert rates.iloc[0]["rate_basis"] == "per patient"
+    assert rates.iloc[0]["incidence"] == pytest.approx(3 / 16)

@@ -668,5 +668,8 @@ def trial_results(
         "trial_r_sensitivity": r_sensitivity(changes, settings.r_grid),
         "trial_count_changes": count_changes(outcomes),
         "trial_proportions": proportions(outcomes),
-        "trial_adverse_events": adverse_event_rates(tables["adverse_events"]),
+        "trial_adverse_events": adverse_event_rates(
+            tables["adverse_events"],
+            administrations=tables["trials"].set_index("trial_id")["n_administrations"],
+        ),
     }

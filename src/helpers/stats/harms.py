@@ -11,6 +11,7 @@ upper bound ``1 - 0.05^(1/n)`` (Hanley & Lippman-Hand 1983, JAMA 249:1743).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import pandas as pd
 
@@ -23,6 +24,7 @@ RATE_BASES = (
     "per administration",
     "events (not patients)",
     "unknown denominator",
+    "unknown unit",
     "named, no count",
 )
 
@@ -89,6 +91,13 @@ def _rate_text(row: dict, level: float) -> str:
     )
     if basis == "named, no count":
         return "named by the source without a count: no rate"
+    if basis == "unknown unit":
+        events, total = row["per_administration"]
+        return (
+            f"{row['percent_reported']}% as reported: {count} of {denominator} patients or "
+            f"{events} of {total} administrations; the source does not say which, so no "
+            "per-patient rate"
+        )
     if count is None:
         percent = row["percent_reported"]
         return f"{percent}% as reported; denominator not stated, so no rate can be computed"
@@ -114,7 +123,23 @@ def _rate_text(row: dict, level: float) -> str:
     return f"{count} {unit_text(unit, count)}; denominator not stated, so no rate can be computed"
 
 
-def adverse_event_rates(adverse_events: pd.DataFrame, *, level: float = LEVEL) -> pd.DataFrame:
+def _also_per_administration(row: dict, administrations: object) -> int | None:
+    """The count per administration that a percentage turned into a per-patient count also
+    reproduces (18.75% = 3/16 patients = 12/64 administrations), if any: the percentage's unit
+    is then unknown. Zero fits every denominator but means no patient either way."""
+    if not (row["count_derived"] and row["rate_basis"] == "per patient" and row["count"]):
+        return None
+    if not _present(administrations) or int(administrations) < 2:
+        return None
+    return count_from_percent(row["percent_reported"], row["denominator"] * int(administrations))
+
+
+def adverse_event_rates(
+    adverse_events: pd.DataFrame,
+    *,
+    administrations: Mapping[str, object] | None = None,
+    level: float = LEVEL,
+) -> pd.DataFrame:
     """Each adverse-event row with its count, units, rate basis and (where valid) incidence.
 
     * ``count`` is the reported count; when it is missing it is derived from the reported
@@ -128,6 +153,9 @@ def adverse_event_rates(adverse_events: pd.DataFrame, *, level: float = LEVEL) -
     * ``upper_bound_one_sided``: for zero counts with a known denominator, the exact one-sided
       95% upper bound ``1 - 0.05^(1/n)`` (zero events also means zero patients, so it bounds
       the proportion of the denominator's units affected).
+    * ``administrations`` (number per patient, by trial id): a count derived from a percentage
+      that the patients times the administrations also reproduce has ``rate_basis`` "unknown
+      unit" and no incidence (the source does not say which it is).
     * ``rate_text`` states the result with its unit in words.
     """
     rows = []
@@ -168,7 +196,15 @@ def adverse_event_rates(adverse_events: pd.DataFrame, *, level: float = LEVEL) -
             "quote_id": event["quote_id"],
             "derived": event["derived"],
         }
-        if count is not None and row["rate_basis"] != "unknown denominator":
+        per_patient = None if administrations is None else administrations.get(event["trial_id"])
+        per_administration = _also_per_administration(row, per_patient)
+        if per_administration is not None:
+            row["rate_basis"] = "unknown unit"
+            row["per_administration"] = (
+                per_administration,
+                denominator * int(per_patient),
+            )
+        if count is not None and row["rate_basis"] not in ("unknown denominator", "unknown unit"):
             if count == 0:
                 row["upper_bound_one_sided"] = float(
                     effects.exact_upper_bound(0, denominator, level)[0]
@@ -179,6 +215,7 @@ def adverse_event_rates(adverse_events: pd.DataFrame, *, level: float = LEVEL) -
                     incidence=count / denominator, ci_low=float(low[0]), ci_high=float(high[0])
                 )
         row["rate_text"] = _rate_text(row, level)
+        row.pop("per_administration", None)
         rows.append(row)
     if not rows:
         return data.empty_frame("trial_adverse_events")

@@ -17,6 +17,9 @@ from helpers.pages.trial import common
 from helpers.pages.trial.common import MISSING, Tables, present, rows, text, trial_row
 from helpers.stats import estimates
 
+# The result table's rate bases read as words already, except this one.
+RATE_BASIS_WORDS = {"unknown unit": "patients or administrations (not stated)"}
+
 
 def serious_adverse_events(trial_id: str, tables: Tables) -> HTML:
     """Serious adverse events in words, with the exact one-sided 95% upper bound when zero."""
@@ -84,7 +87,7 @@ def safety(trial_id: str, tables: Tables) -> pd.DataFrame | HTML:
                     if present(row["denominator"])
                     else "not stated"
                 ),
-                "rate basis": row["rate_basis"],
+                "rate basis": RATE_BASIS_WORDS.get(row["rate_basis"], row["rate_basis"]),
                 "incidence per patient (exact 95% CI)": incidence,
                 "upper bound when none occurred (one-sided 95%)": (
                     fmt.percent(row["upper_bound_one_sided"])

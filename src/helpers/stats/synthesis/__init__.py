@@ -14,11 +14,13 @@ tables (and the per-trial estimates) into the ``synthesis_*`` result tables decl
 * :mod:`.evidence_map`, :mod:`.flags` - who reports what; what the analysis flags;
 * :mod:`.context` - published meta-analyses on the same question (an input, not a result).
 
-Analysts call :func:`compute` (or :func:`helpers.stats.analysis.load_or_compute`) and read the
-tables; nothing here reads or writes a file except :func:`.context.load_prior_meta_analyses`.
+Analysts call :func:`helpers.stats.analysis.compute` (or ``load_or_compute``), which runs the
+per-trial results first and then :func:`compute` on the processed and per-trial tables; nothing
+here reads or writes a file except :func:`.context.load_prior_meta_analyses`.
 
->>> from helpers import data, synthesis                       # doctest: +SKIP
->>> results = synthesis.compute(data.load_all())              # doctest: +SKIP
+>>> from helpers import data                                  # doctest: +SKIP
+>>> from helpers.stats import analysis                        # doctest: +SKIP
+>>> results = analysis.compute(data.load_all())               # doctest: +SKIP
 >>> results["synthesis_vote_tests"].query("level == 'trials'")  # doctest: +SKIP
 """
 
@@ -66,7 +68,8 @@ __all__ = [
 def compute(
     tables: Mapping[str, pd.DataFrame], settings: Settings | None = None
 ) -> dict[str, pd.DataFrame]:
-    """Every synthesis result table from the processed tables.
+    """Every synthesis result table from the processed tables and the per-trial result tables
+    (``trial_*``, computed first by :func:`helpers.stats.analysis.compute`).
 
     Tables whose rows belong to one trial each are computed once on every trial (the
     source-kind sensitivity analysis needs them all) and then kept for the trials whose kinds

@@ -24,7 +24,6 @@ Rules, each applied here:
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 
@@ -32,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.labels import plural
-from helpers.stats import effects, estimates, meta
+from helpers.stats import effects, meta
 from helpers.stats.synthesis.common import (
     ALL,
     LEVEL,
@@ -69,26 +68,13 @@ def harmonise_term(term: object) -> str:
     return text.strip()
 
 
-def _percent_also_per_administration(row: pd.Series, administrations: object) -> int | None:
-    """The count per administration a derived per-patient percentage also fits, if any."""
-    if not (row["count_derived"] and row["rate_basis"] == PER_PATIENT):
-        return None
-    if not present(administrations) or int(administrations) < 2:
-        return None
-    return estimates.count_from_percent(
-        row["percent_reported"], int(row["denominator"]) * int(administrations)
-    )
-
-
 def adverse_events(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """Every adverse-event row with its harmonised term, basis and per-patient incidence.
 
-    From :func:`helpers.stats.estimates.adverse_event_rates`; a count derived from a
-    percentage that the patients times the administrations also reproduce becomes
-    ``"unknown unit"`` (no incidence).
+    From the result table ``trial_adverse_events`` (:func:`helpers.stats.harms.adverse_event_rates`,
+    where a percentage that fits patients and administrations alike is of ``"unknown unit"``).
     """
-    rates = estimates.adverse_event_rates(tables["adverse_events"])
-    administrations = tables["trials"].set_index("trial_id")["n_administrations"]
+    rates = tables["trial_adverse_events"]
     rows = []
     for _, row in rates.iterrows():
         record = {
@@ -106,22 +92,6 @@ def adverse_events(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
             "what_was_reported": row["rate_text"],
             "relatedness": row["relatedness"],
         }
-        per_administration = _percent_also_per_administration(
-            row, administrations.get(row["trial_id"])
-        )
-        if per_administration is not None:
-            total = int(row["denominator"]) * int(administrations[row["trial_id"]])
-            record.update(
-                basis=UNKNOWN_UNIT,
-                incidence=math.nan,
-                ci_low=math.nan,
-                ci_high=math.nan,
-                what_was_reported=(
-                    f"{row['percent_reported']}% as reported: {row['count']} of "
-                    f"{row['denominator']} patients or {per_administration} of {total} "
-                    "administrations; the source does not say which, so no per-patient rate"
-                ),
-            )
         rows.append(record)
     return result_frame("synthesis_adverse_events", rows)
 
