@@ -62,7 +62,7 @@ def _write_manifest(tmp_path: Path, entries: list[dict[str, object]], **top: obj
 # --------------------------------------------------------------------------- manifest and hashes
 
 
-def test_manifest_lists_the_five_files_with_readme_hashes_and_kinds(manifest):
+def test_manifest_lists_the_original_files_with_readme_hashes_and_kinds(manifest):
     assert {name: record.sha256 for name, record in manifest.items()} == README_SHA256
     assert [record.kind for record in manifest.values()] == [
         "full_text",
@@ -85,7 +85,7 @@ def test_raw_files_are_unchanged(manifest):
 
 
 def test_the_projects_original_sources_are_registered_unchanged():
-    """The live evidence base may grow, but its first five files never change."""
+    """The live evidence base may grow, but the files it started from never change."""
     live = load_manifest()
     verify_hashes(live)
     for name, digest in README_SHA256.items():

@@ -148,7 +148,8 @@ def test_no_logit_estimate_driven_by_the_correction_is_presented(results):
         assert "correction" in serious.loc[name, "note"]
     shown = estimators[estimators["shown"]]
     assert not (shown["estimate"] > bound).any()
-    # The case: 0 of 182 in five trials, logit 1.9% above the exact bound of 1.6%.
+    # The case, 0 events in 182 patients: the 0.5-corrected logit estimate (1.9%) lies
+    # above the exact one-sided 95% bound (1.6%).
     x, n = np.zeros(5, dtype=int), np.array([16, 40, 11, 13, 102])
     corrected = meta.rma_logit_proportions(x, n)
     assert corrected.proportion > float(stats.beta.isf(0.05, 1, 182))
