@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+
 import openpyxl
 import pandas as pd
 import pytest
@@ -33,6 +36,25 @@ def test_unknown_table_lists_the_valid_ones():
 def test_missing_table_says_how_to_make_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="make report"):
         data.load("trials", tmp_path)
+
+
+def test_a_table_read_again_is_the_file_as_it_is_now(tmp_path):
+    # Parsed frames are reused while a file's bytes stay the same: an edit, even one keeping
+    # the size and the modification time, is read, and callers cannot change each other's copy.
+    shutil.copy(fixture_processed() / "trials.csv", tmp_path / "trials.csv")
+    first = data.load("trials", tmp_path)
+    first.loc[0, "trial_id"] = "changed by a caller"
+    again = data.load("trials", tmp_path)
+    assert again.loc[0, "trial_id"] != "changed by a caller"
+    pd.testing.assert_frame_equal(again, data.load("trials", fixture_processed()))
+    path = tmp_path / "trials.csv"
+    stat = path.stat()
+    text = path.read_text(encoding="utf-8")
+    original = again.loc[0, "trial_id"]
+    edited = "x" * len(original)
+    path.write_text(text.replace(original, edited, 1), encoding="utf-8")
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert data.load("trials", tmp_path).loc[0, "trial_id"] == edited
 
 
 def test_conform_refuses_unexpected_columns():

@@ -2,15 +2,18 @@
 
 A table is a tuple of :class:`Column`. :func:`conform` orders and types a frame as its
 columns say (an unknown or missing column is an error); :func:`read` reads a CSV back with
-those dtypes; :func:`write_atomically` writes a set of tables and their dictionary into a
+those dtypes (parsing each file's content once per process); :func:`write_atomically` writes a set of tables and their dictionary into a
 folder that is replaced only when every file is written.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 import shutil
 import tempfile
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,13 +59,33 @@ def dictionary(specs: Mapping[str, tuple[Column, ...]]) -> pd.DataFrame:
     return pd.DataFrame(rows, dtype="string")
 
 
+# Tables parsed in this process, by path: the digest of the bytes parsed, the columns, the frame.
+# A kernel renders page after page, each reading every table: at 1,000 trials parsing them took
+# ~0.6 s a page, while reading and hashing the same bytes again takes a few milliseconds.
+_PARSED: OrderedDict[Path, tuple[bytes, tuple[Column, ...], pd.DataFrame]] = OrderedDict()
+_PARSED_LIMIT = 256  # files (one project has ~60 tables): bounded in a long test session
+
+
 def read(path: Path, name: str, spec: tuple[Column, ...]) -> pd.DataFrame:
-    """A CSV table read back with its documented dtypes."""
+    """A CSV table read back with its documented dtypes.
+
+    The file is read each time; it is parsed again only when its bytes changed since this
+    process last parsed it. Each call returns its own copy, so callers may modify it.
+    """
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: run `make report` first")
-    dtypes = {c.name: c.dtype for c in spec}
-    frame = pd.read_csv(path, dtype=dtypes, keep_default_na=False, na_values=[""])
-    return conform(name, spec, frame)
+    raw = path.read_bytes()
+    digest = hashlib.blake2b(raw, digest_size=16).digest()
+    parsed = _PARSED.get(path)
+    if parsed is None or parsed[:2] != (digest, spec):
+        dtypes = {c.name: c.dtype for c in spec}
+        frame = pd.read_csv(io.BytesIO(raw), dtype=dtypes, keep_default_na=False, na_values=[""])
+        parsed = (digest, spec, conform(name, spec, frame))
+    _PARSED[path] = parsed
+    _PARSED.move_to_end(path)
+    while len(_PARSED) > _PARSED_LIMIT:
+        _PARSED.popitem(last=False)
+    return parsed[2].copy()
 
 
 def write_atomically(tables: Mapping[str, pd.DataFrame], target: Path) -> None:
