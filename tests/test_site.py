@@ -98,6 +98,27 @@ def test_a_parameterised_page_is_named_by_its_first_generated_heading():
     assert site.page_title(unparameterised) == "Synthesis"
 
 
+@pytest.mark.parametrize(
+    ("markup", "expected"),
+    [
+        (
+            "<p>the review&#x27;s &quot;primary&quot; value</p>",
+            '<p>the review\'s "primary" value</p>',
+        ),
+        ('<h1>Title<a href="#t">&#182;</a></h1>', '<h1>Title<a href="#t">¶</a></h1>'),
+        ("<p>1 &lt; 2 &amp;&amp; 3 &gt; 2</p>", "<p>1 &lt; 2 &amp;&amp; 3 &gt; 2</p>"),
+        (
+            '<img alt="Counts &quot;before&quot; &#x27;&amp;&#39; after">',
+            "<img alt=\"Counts &quot;before&quot; '&amp;' after\">",
+        ),
+        ("<!DOCTYPE html><p>&#x27;</p>", "<!DOCTYPE html><p>'</p>"),
+    ],
+)
+def test_minimal_escapes_keep_what_a_browser_shows(markup, expected):
+    assert site.minimal_escapes(markup) == expected
+    assert site.minimal_escapes(expected) == expected
+
+
 def test_render_notebook_shows_markdown_and_outputs_without_code():
     code = new_code_cell("secret_code_here = 1\nsecret_code_here")
     code.outputs = [
