@@ -14,7 +14,7 @@ import seaborn as sns
 from IPython.core.formatters import DisplayFormatter
 from PIL import Image
 
-from helpers import data
+from helpers import data, paths
 from helpers.pages import figures, plots
 from helpers.run import notebooks
 
@@ -178,6 +178,25 @@ def test_notebooks_show_svg_and_png_with_the_alt_text():
     assert data["image/png"] == figures.png(figure)  # the kernel base64-encodes it
     assert metadata["image/svg+xml"] == {"alt": "A line over three months"}
     assert metadata["image/png"] == {"alt": "A line over three months"}
+
+
+def test_page_kernels_show_the_same_svg_without_a_png(monkeypatch):
+    # The pipeline's kernels set the variable: their notebooks only become pages.
+    drawn = figures.svg(figures.describe(line_figure(), "A line over three months"))
+    monkeypatch.setenv(paths.SVG_ONLY_ENV_VAR, "1")
+    shell = FakeShell()
+    figures.install(shell)
+    figure = figures.describe(line_figure(), "A line over three months")
+    data, metadata = shell.display_formatter.format(figure)
+    assert "image/png" not in data
+    assert data["image/svg+xml"] == drawn
+    assert metadata["image/svg+xml"] == {"alt": "A line over three months"}
+
+
+def test_tight_bounds_match_a_raster_drawing():
+    figure = line_figure()
+    figure.axes[0].set_title("A title that reaches past the axes on both of their sides")
+    assert figures.tight_bounds(figure).bounds == pytest.approx(figures._draw(figure)[0].bounds)
 
 
 def test_figure_html_is_an_img_with_alt_text_and_size():

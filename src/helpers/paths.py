@@ -13,6 +13,8 @@ from pathlib import Path
 
 ROOT_ENV_VAR = "CELL_EVIDENCE_ROOT"
 KERNEL_NAME = "cell-evidence"
+# "1" in a kernel whose notebooks only become pages: figures as SVG only (helpers.pages.figures)
+SVG_ONLY_ENV_VAR = "CELL_EVIDENCE_SVG_ONLY"
 
 
 def _default_root() -> Path:

@@ -12,7 +12,9 @@ The code that draws a figure says what it shows::
   0.01 pt, no unreferenced ids, no indentation) and byte-identical between runs: the site's
   figure;
 * a PNG beside it (an adaptive 64-colour palette keeps it small), so that JupyterLab shows the
-  figure in a committed notebook without the notebook being trusted;
+  figure in a committed notebook without the notebook being trusted; the pipeline's kernels,
+  whose notebooks only become pages, skip it (``CELL_EVIDENCE_SVG_ONLY=1``): the PNG needs a
+  raster drawing of its own, about 40% of the time a trial page spends on figures;
 
 both carrying the alt text in their output metadata. The site's template turns the SVG into an
 ``<img>`` with that alt text (:func:`figure_html`). A figure nobody described gets an empty alt
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 import re
 import weakref
 from collections import Counter
@@ -37,6 +40,8 @@ from matplotlib.collections import QuadMesh
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 from matplotlib.transforms import Bbox
+
+from helpers.paths import SVG_ONLY_ENV_VAR
 
 SVG_HASHSALT = "cell-evidence"  # fixed ids for clip paths: identical SVG between runs
 PNG_COLOURS = 64
@@ -212,10 +217,21 @@ def _draw(figure: Figure) -> tuple[Bbox, bytes]:
     return bounds, small.getvalue()
 
 
+def tight_bounds(figure: Figure) -> Bbox:
+    """The figure's padded tight bounding box (inches), laid out without drawing a pixel."""
+    readable_annotations(figure)
+    with mpl.rc_context(rc_params()):
+        if not isinstance(figure.canvas, FigureCanvasAgg):
+            FigureCanvasAgg(figure)
+        figure.draw_without_rendering()
+        tight = figure.get_tightbbox(figure.canvas.get_renderer())
+        return tight.padded(mpl.rcParams["savefig.pad_inches"])
+
+
 def svg(figure: Figure, bounds: Bbox | None = None) -> str:
     """The figure as compact, deterministic SVG text, cropped to ``bounds`` (default: tight)."""
     buffer = io.BytesIO()
-    bounds = bounds if bounds is not None else _draw(figure)[0]
+    bounds = bounds if bounds is not None else tight_bounds(figure)
     with mpl.rc_context(rc_params()):
         figure.savefig(buffer, format="svg", bbox_inches=bounds, metadata={"Date": None})
     return compact_svg(buffer.getvalue().decode("utf-8"))
@@ -308,8 +324,15 @@ _PENDING_PNG: weakref.WeakKeyDictionary[Figure, bytes] = weakref.WeakKeyDictiona
 
 
 def _svg_output(figure: Figure) -> tuple[str, dict]:
+    if svg_only():
+        return svg(figure), _metadata(figure)
     bounds, _PENDING_PNG[figure] = _draw(figure)
     return svg(figure, bounds), _metadata(figure)
+
+
+def svg_only() -> bool:
+    """Whether notebooks show figures as SVG only (:data:`SVG_ONLY_ENV_VAR` is ``1``)."""
+    return os.environ.get(SVG_ONLY_ENV_VAR) == "1"
 
 
 def _png_output(figure: Figure) -> tuple[bytes, dict]:
@@ -318,7 +341,8 @@ def _png_output(figure: Figure) -> tuple[bytes, dict]:
 
 
 def install(shell=None) -> None:
-    """Show every matplotlib figure in a notebook as SVG and PNG, with its alt text."""
+    """Show every matplotlib figure in a notebook as SVG and PNG (SVG only when
+    :func:`svg_only`), with its alt text."""
     mpl.rcParams.update(rc_params())
     if shell is None:
         try:
@@ -332,7 +356,10 @@ def install(shell=None) -> None:
     for mime in ("image/jpeg", "application/pdf"):
         formatters[mime].pop(Figure, None)
     formatters["image/svg+xml"].for_type(Figure, _svg_output)
-    formatters["image/png"].for_type(Figure, _png_output)
+    if svg_only():
+        formatters["image/png"].pop(Figure, None)
+    else:
+        formatters["image/png"].for_type(Figure, _png_output)
 
 
 # --------------------------------------------------------------------------- site

@@ -36,7 +36,7 @@ from jupyter_client.manager import AsyncKernelManager, KernelManager
 from jupyter_core.utils import ensure_event_loop, run_sync
 from traitlets import DottedObjectName, default
 
-from helpers.paths import KERNEL_NAME
+from helpers.paths import KERNEL_NAME, SVG_ONLY_ENV_VAR
 
 if TYPE_CHECKING:
     import nbformat
@@ -148,6 +148,8 @@ class WarmKernel:
         self.manager.start_kernel(
             extra_arguments=WARM_KERNEL_ARGUMENTS,
             cwd=str(cwd),
+            # Its notebooks only become pages, which show figures as SVG: no PNG beside them.
+            env={**os.environ, SVG_ONLY_ENV_VAR: "1"},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
