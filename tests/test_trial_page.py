@@ -451,6 +451,18 @@ def test_sections_show_no_code_identifiers(tables, trial_id):
     assert code_identifiers(_text(_page(trial_id, tables))) == []
 
 
+@pytest.mark.parametrize("trial_id", TRIAL_IDS)
+def test_a_page_from_the_studys_rows_is_the_page_from_every_row(tables, trial_id):
+    own = trial.of_trial(trial_id, tables)
+    for name, frame in own.items():
+        if "trial_id" in frame.columns:
+            assert set(frame["trial_id"]) <= {trial_id}, name
+            assert len(frame) == (tables[name]["trial_id"] == trial_id).sum(), name
+        else:
+            assert frame is tables[name]
+    assert _page(trial_id, own) == _page(trial_id, tables)
+
+
 def test_sections_without_data_return_a_sentence(tables):
     assert "give no baseline" in trial.baseline("cp_nguyen2017", tables).data
     assert "Every number" in trial.uncaptured("cp_nguyen2017", tables).data

@@ -4,6 +4,7 @@ The trial notebook (``notebooks/02_trial_summary.ipynb``) calls these in order::
 
     trial_id, settings = trial.check_parameters(tables["trials"], trial_id, assumed_r=..., r_grid=...)
     tables |= analysis.load_or_compute(settings, tables)
+    tables = trial.of_trial(trial_id, tables)  # the study's rows of every table
     trial.header(trial_id, tables)
     ...
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 from helpers.pages.trial.appraisal import appraisal, jbi_item, limitation_rows, limitations
 from helpers.pages.trial.common import (
     check_parameters,
+    of_trial,
     quote_anchor,
     refs,
     require_trial,
@@ -61,6 +63,7 @@ __all__ = [
     "limitation_rows",
     "limitations",
     "narratives",
+    "of_trial",
     "outcome_table",
     "outcomes_figure",
     "pico",
