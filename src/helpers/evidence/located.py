@@ -13,6 +13,7 @@ builder (:mod:`helpers.evidence.ingest`) and the consistency checks
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from helpers import paths
@@ -86,6 +87,11 @@ class TrialEvidence:
     @property
     def trial_id(self) -> str:
         return self.sheet.trial_id
+
+    @cached_property
+    def entries(self) -> list[tuple[str, Evidence]]:
+        """Every quoted entry of the sheet with its field path, in sheet order (walked once)."""
+        return list(iter_evidence(self.sheet))
 
     @property
     def primary(self) -> Report:
@@ -228,7 +234,7 @@ def locate_sheet(
     """
     trial = TrialEvidence(sheet, path, _reports(sheet, path, manifest, raw_dir))
     lines = yaml_lines(path.read_text(encoding="utf-8")) if problems is not None else {}
-    for field_path, evidence in iter_evidence(sheet):
+    for field_path, evidence in trial.entries:
         try:
             trial.cite(evidence, field_path)
             verify_numbers(trial, evidence, field_path)

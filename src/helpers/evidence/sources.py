@@ -310,6 +310,11 @@ def normalise_text(text: str) -> str:
     return text.strip()
 
 
+# Quotes and sheet values are normalised again and again (for their key, for their numbers);
+# documents are normalised once each and not cached (they can be large).
+_normalised_quote = functools.lru_cache(maxsize=8192)(normalise_text)
+
+
 def _join_hyphenated_words(text: str) -> str:
     lowered = text.lower()
 
@@ -558,7 +563,7 @@ _document_key = functools.lru_cache(maxsize=32)(_comparison_key)
 @functools.lru_cache(maxsize=4096)
 def _quote_key(quote: str) -> str:
     """A quote's matching key: one quote is looked for in several reports and rows."""
-    return _comparison_key(normalise_text(quote))[0]
+    return _comparison_key(_normalised_quote(quote))[0]
 
 
 def _find_on_word_boundaries(quote_key: str, text: str) -> QuoteLocation | None:
@@ -648,7 +653,7 @@ def numbers_in(text: str) -> list[str]:
 
 @functools.lru_cache(maxsize=4096)
 def _numbers_in(text: str) -> tuple[str, ...]:
-    return tuple(token for token, _ in number_tokens(normalise_text(text)))
+    return tuple(token for token, _ in number_tokens(_normalised_quote(text)))
 
 
 def number_value(value: str | int | float) -> Fraction:
@@ -664,6 +669,12 @@ def number_value(value: str | int | float) -> Fraction:
         return Fraction(Decimal(repr(value)))
     if not isinstance(value, str):
         raise EvidenceInputError("value", "value", "a number or numeric string", got=value)
+    return _string_value(value)
+
+
+@functools.lru_cache(maxsize=8192)
+def _string_value(value: str) -> Fraction:
+    """:func:`number_value` of a string: the same tokens recur across a sheet's checks."""
     token = value.strip().replace("\u2212", "-").replace(",", "").removesuffix("%").strip()
     power = re.fullmatch(r"(-?)10\^(-?\d+)", token)
     if power:
@@ -710,6 +721,6 @@ def quote_contains_number(quote: str, value: float | int | str) -> bool:
 @functools.lru_cache(maxsize=4096)
 def _numbers_written(quote: str) -> tuple[frozenset[Fraction], frozenset[int]]:
     """The values of a quote's numbers and of its spelled-out numbers (each quote holds several)."""
-    normalised = normalise_text(quote)
+    normalised = _normalised_quote(quote)
     written = frozenset(number_value(token) for token in numbers_in(normalised))
     return written, frozenset(_spelled_numbers(normalised))
