@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from helpers import labels
 from helpers.evidence import checks, sources
 from helpers.evidence.located import NUMBER_FIELDS
-from helpers.evidence.schema import Statistic, versions
+from helpers.evidence.schema import Statistic, field_names, versions
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -374,7 +374,7 @@ def _attributes(kind: type[BaseModel], names: tuple[str, ...]) -> tuple[str, ...
 
     Asking an entry for an attribute it lacks goes through pydantic's slow ``__getattr__``.
     """
-    return tuple(name for name in names if name in kind.model_fields or hasattr(kind, name))
+    return tuple(name for name in names if name in field_names(kind) or hasattr(kind, name))
 
 
 # Powers of ten are part of a unit ("×10^6 cells"), not a value to extract.

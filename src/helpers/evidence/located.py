@@ -23,6 +23,7 @@ from helpers.evidence.schema import (
     Evidence,
     Problem,
     Sheet,
+    field_names,
     iter_evidence,
     line_of,
     load_sheets,
@@ -91,7 +92,7 @@ class TrialEvidence:
     @cached_property
     def entries(self) -> list[tuple[str, Evidence]]:
         """Every quoted entry of the sheet with its field path, in sheet order (walked once)."""
-        return list(iter_evidence(self.sheet))
+        return iter_evidence(self.sheet)
 
     @property
     def primary(self) -> Report:
@@ -172,7 +173,7 @@ def reported_numbers(evidence: Evidence) -> dict[str, object]:
     """The numeric fields of an entry that the quote must contain."""
     numbers = {}
     for name in NUMBER_FIELDS:
-        if name not in type(evidence).model_fields:
+        if name not in field_names(type(evidence)):
             continue
         value = getattr(evidence, name)
         if value is None or isinstance(value, bool):
