@@ -253,10 +253,19 @@ def test_templates_are_not_ingested(tmp_path):
         (b"   \n", "non-empty"),
         (b"trial_id: [unclosed\n", "well-formed YAML"),
         (b"\xff\xfe not utf-8", "UTF-8"),
+        (b"trial_id: \x01\n", "well-formed YAML"),
         (b"- just\n- a list\n", "a YAML mapping"),
         (b"!!python/object/apply:os.system ['echo hacked']\n", "well-formed YAML"),
     ],
-    ids=["empty", "blank", "malformed", "non-utf8", "not-a-mapping", "python-object"],
+    ids=[
+        "empty",
+        "blank",
+        "malformed",
+        "non-utf8",
+        "control-character",
+        "not-a-mapping",
+        "python-object",
+    ],
 )
 def test_unreadable_sheets(tmp_path, content, words):
     path = tmp_path / f"{TRIAL_ID}.yaml"

@@ -40,7 +40,7 @@ from support import scratch_project
 from helpers import paths
 from helpers.errors import EvidenceInputError
 from helpers.evidence.input_files import MAX_SHEET_BYTES, open_regular, read_regular_file
-from helpers.evidence.safe_yaml import MAX_NESTING, read_yaml
+from helpers.evidence.safe_yaml import MAX_EXPANDED_NODES, MAX_NESTING, read_yaml
 from helpers.run import pipeline
 
 PAYLOAD = "<script>alert(1)</script> <img src=x onerror=alert(1)>"
@@ -767,6 +767,16 @@ def test_read_yaml_refuses_deep_nesting_with_its_position(tmp_path, text):
         read_yaml(path)
     assert caught.value.expected == f"at most {MAX_NESTING} levels of nesting"
     assert re.fullmatch(r"line \d+, column \d+", caught.value.field)
+
+
+def test_read_yaml_counts_nodes_without_aliases_too(tmp_path):
+    path = tmp_path / "wide.yaml"
+    path.write_text("a: [" + "1," * MAX_EXPANDED_NODES + "]\n", encoding="utf-8")
+    with pytest.raises(EvidenceInputError, match="aliases are expanded") as caught:
+        read_yaml(path)
+    assert caught.value.got == MAX_EXPANDED_NODES + 3  # with the mapping, its key and the list
+    path.write_text("a: [" + "1," * (MAX_EXPANDED_NODES - 3) + "]\n", encoding="utf-8")
+    assert len(read_yaml(path)["a"]) == MAX_EXPANDED_NODES - 3
 
 
 def test_read_yaml_reads_nesting_up_to_the_limit_and_long_alias_chains(tmp_path):

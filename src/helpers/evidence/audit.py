@@ -11,6 +11,7 @@ rather than hidden.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -18,9 +19,11 @@ from typing import TYPE_CHECKING
 from helpers import labels
 from helpers.evidence import checks, sources
 from helpers.evidence.located import NUMBER_FIELDS
-from helpers.evidence.schema import Statistic, iter_evidence, versions
+from helpers.evidence.schema import Statistic, field_names, versions
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from helpers.evidence.located import TrialEvidence
 
 
@@ -97,7 +100,7 @@ def _derived_values(trial: TrialEvidence) -> list[dict]:
             path,
             f"not written in the quote: {ev.derived}",
         )
-        for path, ev in iter_evidence(trial.sheet)
+        for path, ev in trial.entries
         if ev.derived
     ]
 
@@ -343,9 +346,9 @@ def _disagreements(trial: TrialEvidence, superseded: Iterable[dict]) -> list[dic
 def captured_numbers(trial: TrialEvidence) -> list[str]:
     """Every number the sheet records, as text."""
     numbers = []
-    for _, evidence in iter_evidence(trial.sheet):
-        for name in NUMBER_FIELDS:
-            value = getattr(evidence, name, None)
+    for _, evidence in trial.entries:
+        for name in _attributes(type(evidence), NUMBER_FIELDS):
+            value = getattr(evidence, name)
             if isinstance(value, bool) or value is None:
                 continue
             if isinstance(value, int | float):
@@ -353,13 +356,25 @@ def captured_numbers(trial: TrialEvidence) -> list[str]:
             elif isinstance(value, str):
                 numbers.extend(sources.numbers_in(value))
         # Text values (design, age range, dates) capture the numbers they spell out.
-        for name in ("value", "timepoint", "label", "unit", "administration"):
-            value = getattr(evidence, name, None)
+        for name in _attributes(type(evidence), _TEXT_FIELDS):
+            value = getattr(evidence, name)
             if isinstance(value, str):
                 numbers.extend(sources.numbers_in(value))
-        if isinstance(evidence, Statistic) and hasattr(evidence, "months"):
+        if isinstance(evidence, Statistic) and _attributes(type(evidence), ("months",)):
             numbers.append(repr(evidence.months))
     return numbers
+
+
+_TEXT_FIELDS = ("value", "timepoint", "label", "unit", "administration")
+
+
+@functools.cache
+def _attributes(kind: type[BaseModel], names: tuple[str, ...]) -> tuple[str, ...]:
+    """The ``names`` that entries of a kind have: fields or properties (extra fields are refused).
+
+    Asking an entry for an attribute it lacks goes through pydantic's slow ``__getattr__``.
+    """
+    return tuple(name for name in names if name in field_names(kind) or hasattr(kind, name))
 
 
 # Powers of ten are part of a unit ("×10^6 cells"), not a value to extract.

@@ -54,16 +54,16 @@ def _decimals(reported: str) -> int:
 
 
 def _round(value: Fraction, decimals: int, rule: str) -> Fraction:
-    """Round exactly to ``decimals`` places with 'half-up' (away from zero) or 'half-even'."""
-    scale = Fraction(10) ** decimals
-    scaled = abs(value) * scale
-    whole = math.floor(scaled)
-    remainder = scaled - whole
-    if remainder > Fraction(1, 2) or (
-        remainder == Fraction(1, 2) and (rule == "half-up" or whole % 2 == 1)
-    ):
+    """Round exactly to ``decimals`` (>= 0) places with 'half-up' (away from zero) or 'half-even'.
+
+    In integers: |value| * 10^decimals = whole + remainder / denominator.
+    """
+    scale = 10**decimals
+    whole, remainder = divmod(abs(value.numerator) * scale, value.denominator)
+    half = 2 * remainder - value.denominator  # > 0 above one half, 0 at one half exactly
+    if half > 0 or (half == 0 and (rule == "half-up" or whole % 2 == 1)):
         whole += 1
-    return (-1 if value < 0 else 1) * Fraction(whole) / scale
+    return Fraction(-whole if value < 0 else whole, scale)
 
 
 def _show(value: Fraction, decimals: int) -> str:

@@ -13,6 +13,7 @@ builder (:mod:`helpers.evidence.ingest`) and the consistency checks
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from helpers import paths
@@ -22,6 +23,7 @@ from helpers.evidence.schema import (
     Evidence,
     Problem,
     Sheet,
+    field_names,
     iter_evidence,
     line_of,
     load_sheets,
@@ -86,6 +88,11 @@ class TrialEvidence:
     @property
     def trial_id(self) -> str:
         return self.sheet.trial_id
+
+    @cached_property
+    def entries(self) -> list[tuple[str, Evidence]]:
+        """Every quoted entry of the sheet with its field path, in sheet order (walked once)."""
+        return iter_evidence(self.sheet)
 
     @property
     def primary(self) -> Report:
@@ -166,7 +173,7 @@ def reported_numbers(evidence: Evidence) -> dict[str, object]:
     """The numeric fields of an entry that the quote must contain."""
     numbers = {}
     for name in NUMBER_FIELDS:
-        if name not in type(evidence).model_fields:
+        if name not in field_names(type(evidence)):
             continue
         value = getattr(evidence, name)
         if value is None or isinstance(value, bool):
@@ -228,7 +235,7 @@ def locate_sheet(
     """
     trial = TrialEvidence(sheet, path, _reports(sheet, path, manifest, raw_dir))
     lines = yaml_lines(path.read_text(encoding="utf-8")) if problems is not None else {}
-    for field_path, evidence in iter_evidence(sheet):
+    for field_path, evidence in trial.entries:
         try:
             trial.cite(evidence, field_path)
             verify_numbers(trial, evidence, field_path)

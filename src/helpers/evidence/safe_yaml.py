@@ -4,16 +4,16 @@ Each refusal is an :class:`~helpers.errors.EvidenceInputError` naming the file:
 
 * the file must be a regular file of at most :data:`MAX_SHEET_BYTES`, checked before reading
   (:mod:`helpers.evidence.input_files`: no FIFO, no link to ``/dev/zero``);
-* YAML is loaded with ``yaml.SafeLoader`` only (no object construction), parsed once, and
-  refused before it is built when it nests deeper than :data:`MAX_NESTING` levels (deep
-  nesting would exhaust Python's recursion limit) or when its aliases would expand past
-  :data:`MAX_EXPANDED_NODES` nodes (a "billion laughs").
+* YAML is loaded with ``yaml.CSafeLoader`` only (libyaml's parser, safe tags only, no object
+  construction) and refused before it is composed when it nests deeper than
+  :data:`MAX_NESTING` levels (libyaml's composer recurses: deep nesting would crash the
+  interpreter) or when its aliases would expand past :data:`MAX_EXPANDED_NODES` nodes (a
+  "billion laughs").
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,9 @@ from helpers.evidence.input_files import MAX_SHEET_BYTES, read_regular_file
 
 MAX_NESTING = 64  # a real sheet nests about 6 levels deep
 MAX_EXPANDED_NODES = 200_000  # a real sheet has a few thousand
+
+_COLLECTION_STARTS = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+_COLLECTION_ENDS = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
 
 
 def read_yaml(path: Path) -> Any:
@@ -40,18 +43,22 @@ def read_yaml(path: Path) -> Any:
         ) from exc
     if not text.strip():
         raise EvidenceInputError(path, "<file>", "a non-empty YAML mapping")
-    loader = _NestingLimitedLoader(text)
     try:
-        root = loader.get_single_node()
-        expanded = _expanded_size(root)
-        if expanded > MAX_EXPANDED_NODES:
-            raise EvidenceInputError(
-                path,
-                "<file>",
-                f"at most {MAX_EXPANDED_NODES} YAML nodes once aliases are expanded",
-                expanded,
-            )
-        return None if root is None else loader.construct_document(root)
+        shape = _shape(text)
+        loader = yaml.CSafeLoader(text)
+        try:
+            root = loader.get_single_node()
+            expanded = _expanded_size(root) if shape.has_aliases else shape.nodes
+            if expanded > MAX_EXPANDED_NODES:
+                raise EvidenceInputError(
+                    path,
+                    "<file>",
+                    f"at most {MAX_EXPANDED_NODES} YAML nodes once aliases are expanded",
+                    expanded,
+                )
+            return None if root is None else loader.construct_document(root)
+        finally:
+            loader.dispose()
     except _TooDeep as deep:
         raise EvidenceInputError(
             path, _where(deep.mark), f"at most {MAX_NESTING} levels of nesting"
@@ -60,8 +67,6 @@ def read_yaml(path: Path) -> Any:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
         raise EvidenceInputError(path, _where(mark), "well-formed YAML", problem) from None
-    finally:
-        loader.dispose()
 
 
 def _where(mark: yaml.Mark | None) -> str:
@@ -74,36 +79,39 @@ class _TooDeep(Exception):
         self.mark = mark
 
 
-class _NestingLimitedLoader(yaml.SafeLoader):
-    """``SafeLoader`` that stops composing past :data:`MAX_NESTING` nested collections.
+@dataclass(frozen=True)
+class _Shape:
+    nodes: int  # as written: the expanded size when there are no aliases
+    has_aliases: bool
 
-    A collection (mapping or sequence) is a level; the top-level mapping is the first.
 
-    PyYAML composes recursively, so the check must come before Python's recursion limit; it
-    also stops the scanner early, which is slow on deep flow collections.
+def _shape(text: str) -> _Shape:
+    """Nodes and aliases of a document from libyaml's events, refusing it past the nesting limit.
+
+    A collection (mapping or sequence) is a level; the top-level mapping is the first. The
+    parser keeps its own stack, so this pass is safe at any depth, and stops at the first
+    collection too deep, before the rest is even scanned.
     """
-
-    def __init__(self, text: str) -> None:
-        super().__init__(text)
-        self.depth = 0
-
-    def compose_sequence_node(self, anchor: str | None) -> yaml.SequenceNode:
-        with self._nested():
-            return super().compose_sequence_node(anchor)
-
-    def compose_mapping_node(self, anchor: str | None) -> yaml.MappingNode:
-        with self._nested():
-            return super().compose_mapping_node(anchor)
-
-    @contextmanager
-    def _nested(self) -> Iterator[None]:
-        self.depth += 1
-        try:
-            if self.depth > MAX_NESTING:
-                raise _TooDeep(self.peek_event().start_mark)
-            yield
-        finally:
-            self.depth -= 1
+    parser = yaml.CBaseLoader(text)  # events only: nothing is composed or resolved
+    try:
+        depth = nodes = 0
+        has_aliases = False
+        while (event := parser.get_event()) is not None:
+            kind = type(event)
+            if kind is yaml.ScalarEvent:
+                nodes += 1
+            elif kind in _COLLECTION_STARTS:
+                depth += 1
+                nodes += 1
+                if depth > MAX_NESTING:
+                    raise _TooDeep(event.start_mark)
+            elif kind in _COLLECTION_ENDS:
+                depth -= 1
+            elif kind is yaml.AliasEvent:
+                has_aliases = True
+        return _Shape(nodes, has_aliases)
+    finally:
+        parser.dispose()
 
 
 def _expanded_size(root: yaml.Node | None) -> int:

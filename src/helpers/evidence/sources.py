@@ -310,6 +310,11 @@ def normalise_text(text: str) -> str:
     return text.strip()
 
 
+# Quotes and sheet values are normalised again and again (for their key, for their numbers);
+# documents are normalised once each and not cached (they can be large).
+_normalised_quote = functools.lru_cache(maxsize=8192)(normalise_text)
+
+
 def _join_hyphenated_words(text: str) -> str:
     lowered = text.lower()
 
@@ -518,32 +523,47 @@ class QuoteLocation:
     matched: str
 
 
+_KEY_TABLE = str.maketrans(_KEY_CHARACTERS)
+_WHITESPACE_RUN = re.compile(r"\s+")  # \s is str.isspace, as str.split() splits on
+
+
 def _comparison_key(text: str) -> tuple[str, tuple[int, ...]]:
     """The text's matching key and, per key character, its offset in ``text``."""
-    characters: list[str] = []
+    # Offsets of the characters that are not whitespace, one run between two gaps at a time.
     offsets: list[int] = []
-    for offset, character in enumerate(text):
-        if character.isspace():
-            continue
-        characters.append(_KEY_CHARACTERS.get(character, character))
-        offsets.append(offset)
+    run_start = 0
+    for gap in _WHITESPACE_RUN.finditer(text):
+        offsets.extend(range(run_start, gap.start()))
+        run_start = gap.end()
+    offsets.extend(range(run_start, len(text)))
+    characters = "".join(text.split()).translate(_KEY_TABLE)
     # Hyphens between two letters are dropped: "follow-up" == "followup" == "follow- up".
-    keep = [
-        not (
-            character == "-"
-            and 0 < i < len(characters) - 1
-            and characters[i - 1].isalpha()
-            and characters[i + 1].isalpha()
-        )
-        for i, character in enumerate(characters)
+    last = len(characters) - 1
+    dropped = [
+        i
+        for i in _positions_of_hyphens(characters)
+        if 0 < i < last and characters[i - 1].isalpha() and characters[i + 1].isalpha()
     ]
-    key = "".join(c for c, k in zip(characters, keep, strict=True) if k)
-    kept_offsets = tuple(o for o, k in zip(offsets, keep, strict=True) if k)
-    return key, kept_offsets
+    if not dropped:
+        return characters, tuple(offsets)
+    for i in reversed(dropped):
+        del offsets[i]
+    bounds = zip([-1, *dropped], [*dropped, len(characters)], strict=True)
+    return "".join(characters[after + 1 : before] for after, before in bounds), tuple(offsets)
 
 
-# Documents are keyed once; quotes are not cached, so they never evict a document's key.
+def _positions_of_hyphens(characters: str) -> list[int]:
+    return [match.start() for match in re.finditer("-", characters)]
+
+
+# Documents are keyed once, in a cache of their own: quotes never evict a document's key.
 _document_key = functools.lru_cache(maxsize=32)(_comparison_key)
+
+
+@functools.lru_cache(maxsize=4096)
+def _quote_key(quote: str) -> str:
+    """A quote's matching key: one quote is looked for in several reports and rows."""
+    return _comparison_key(_normalised_quote(quote))[0]
 
 
 def _find_on_word_boundaries(quote_key: str, text: str) -> QuoteLocation | None:
@@ -571,7 +591,7 @@ def locate_quote(
     expected = f"a verbatim quote found in {document.file}"
     if not isinstance(quote, str) or not quote.strip():
         raise EvidenceInputError(sheet, field, expected, got=quote)
-    quote_key, _ = _comparison_key(normalise_text(quote))
+    quote_key = _quote_key(quote)
     location = _find_on_word_boundaries(quote_key, document.text)
     if location is not None:
         return location
@@ -628,7 +648,12 @@ def numbers_in(text: str) -> list[str]:
     ``["18.75"]``; ``"×  106 cells"`` -> ``["10^6"]``; ``"2–12"`` -> ``["2", "12"]`` (a dash after
     a digit is a range, not a sign).
     """
-    return [token for token, _ in number_tokens(normalise_text(text))]
+    return list(_numbers_in(text))
+
+
+@functools.lru_cache(maxsize=4096)
+def _numbers_in(text: str) -> tuple[str, ...]:
+    return tuple(token for token, _ in number_tokens(_normalised_quote(text)))
 
 
 def number_value(value: str | int | float) -> Fraction:
@@ -644,6 +669,12 @@ def number_value(value: str | int | float) -> Fraction:
         return Fraction(Decimal(repr(value)))
     if not isinstance(value, str):
         raise EvidenceInputError("value", "value", "a number or numeric string", got=value)
+    return _string_value(value)
+
+
+@functools.lru_cache(maxsize=8192)
+def _string_value(value: str) -> Fraction:
+    """:func:`number_value` of a string: the same tokens recur across a sheet's checks."""
     token = value.strip().replace("\u2212", "-").replace(",", "").removesuffix("%").strip()
     power = re.fullmatch(r"(-?)10\^(-?\d+)", token)
     if power:
@@ -683,6 +714,13 @@ def quote_contains_number(quote: str, value: float | int | str) -> bool:
     written (18.75 matches ``18.75%``; the proportion 0.1875 does not).
     """
     target = number_value(value)
-    normalised = normalise_text(quote)
-    written = [number_value(token) for token in numbers_in(normalised)]
-    return target in written or target in _spelled_numbers(normalised)
+    written, spelled = _numbers_written(quote)
+    return target in written or target in spelled
+
+
+@functools.lru_cache(maxsize=4096)
+def _numbers_written(quote: str) -> tuple[frozenset[Fraction], frozenset[int]]:
+    """The values of a quote's numbers and of its spelled-out numbers (each quote holds several)."""
+    normalised = _normalised_quote(quote)
+    written = frozenset(number_value(token) for token in numbers_in(normalised))
+    return written, frozenset(_spelled_numbers(normalised))

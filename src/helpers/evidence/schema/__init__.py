@@ -76,6 +76,7 @@ from helpers.evidence.schema.fields import (
     Timepoint,
     Trial,
     Unreported,
+    field_names,
     iter_evidence,
     versions,
 )
@@ -134,6 +135,7 @@ __all__ = [
     "Timepoint",
     "Trial",
     "Unreported",
+    "field_names",
     "iter_evidence",
     "line_of",
     "load_sheet",

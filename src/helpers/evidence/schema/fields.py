@@ -6,8 +6,8 @@ validation of a whole sheet file, with YAML lines, is :mod:`helpers.evidence.sch
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterable
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import (
@@ -616,11 +616,17 @@ def _distinct_versions(keys: list[tuple[object, str | None]], field: str, key_na
         reports.append(report)
 
 
-def iter_evidence(model: BaseModel, prefix: str = "") -> Iterable[tuple[str, Evidence]]:
+def iter_evidence(model: BaseModel, prefix: str = "") -> list[tuple[str, Evidence]]:
     """Every quoted entry of a sheet with its field path, in sheet order."""
+    found: list[tuple[str, Evidence]] = []
+    _collect_evidence(model, prefix, found)
+    return found
+
+
+def _collect_evidence(model: BaseModel, prefix: str, found: list[tuple[str, Evidence]]) -> None:
     if isinstance(model, Evidence):
-        yield prefix, model
-    for name in type(model).model_fields:
+        found.append((prefix, model))
+    for name in field_names(type(model)):
         value = getattr(model, name)
         path = f"{prefix}.{name}" if prefix else name
         items = (
@@ -633,6 +639,12 @@ def iter_evidence(model: BaseModel, prefix: str = "") -> Iterable[tuple[str, Evi
         if items is not None:
             for key, item in items:
                 if isinstance(item, BaseModel):
-                    yield from iter_evidence(item, f"{path}.{key}")
+                    _collect_evidence(item, f"{path}.{key}", found)
         elif isinstance(value, BaseModel):
-            yield from iter_evidence(value, path)
+            _collect_evidence(value, path, found)
+
+
+@functools.cache
+def field_names(kind: type[BaseModel]) -> tuple[str, ...]:
+    """A model's field names in order, read once per model (``model_fields`` is slow to ask)."""
+    return tuple(kind.model_fields)
