@@ -60,6 +60,7 @@ from helpers.stats.effects.prepost import (
 )
 from helpers.stats.effects.proportions import (
     clopper_pearson_ci,
+    clopper_pearson_interval,
     exact_upper_bound,
     logit_proportion,
     wilson_ci,
@@ -76,6 +77,7 @@ __all__ = [
     "UnknownPairingComparison",
     "before_after_unknown_pairing",
     "clopper_pearson_ci",
+    "clopper_pearson_interval",
     "escalc",
     "exact_upper_bound",
     "logit_proportion",

@@ -97,11 +97,11 @@ def adverse_events(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 def _exact(events: int, patients: int) -> dict[str, float]:
-    low, high = effects.clopper_pearson_ci(events, patients, LEVEL)
+    low, high = effects.clopper_pearson_interval(events, patients, LEVEL)
     return {
         "proportion": events / patients,
-        "ci_low": float(low[0]),
-        "ci_high": float(high[0]),
+        "ci_low": low,
+        "ci_high": high,
         "upper_bound": float(effects.exact_upper_bound(events, patients, LEVEL)[0]),
     }
 
