@@ -156,15 +156,32 @@ def _value(row: pd.Series, column: str) -> object:
 
 
 def _baseline_and_later(rows: pd.DataFrame) -> Iterable[tuple[pd.Series, pd.Series]]:
-    """(baseline row, later row) pairs per (trial, outcome), in the order the table lists them."""
-    for _, group in rows.groupby(["trial_id", "outcome_id"], sort=False):
-        group = group.sort_values("timepoint_months", kind="stable")
-        baselines = group[group["timepoint_months"] == 0]
-        if baselines.empty:
+    """(baseline row, later row) pairs per (trial, outcome), in the order the table lists them.
+
+    Per (trial, outcome), in order of first listing (rows missing either id are skipped): the
+    first row at ``timepoint_months == 0`` against each later row, by time then listing. One
+    pass in Python: a pandas group per outcome costs far more than its few rows. The later rows
+    are the Series ``DataFrame.iterrows`` gives; the baseline the one ``iloc`` gives.
+    """
+    months = rows["timepoint_months"].to_numpy(dtype=float, na_value=np.nan)
+    keys = zip(rows["trial_id"], rows["outcome_id"], strict=True)
+    groups: dict[tuple[object, object], list[int]] = {}
+    for position, key in enumerate(keys):
+        if _present(key[0]) and _present(key[1]):
+            groups.setdefault(key, []).append(position)
+    values, columns, index = None, rows.columns, rows.index
+    for positions in groups.values():
+        baseline = next((p for p in positions if months[p] == 0), None)
+        if baseline is None:
             continue  # nothing to compare with: the value is shown on its own elsewhere
-        baseline = baselines.iloc[0]
-        for _, later in group[group["timepoint_months"] > 0].iterrows():
-            yield baseline, later
+        later = sorted((p for p in positions if months[p] > 0), key=lambda p: months[p])
+        if not later:
+            continue
+        if values is None:
+            values = rows.values  # what iterrows iterates over
+        baseline_row = rows.iloc[baseline]
+        for p in later:
+            yield baseline_row, pd.Series(values[p], index=columns, name=index[p])
 
 
 def _outcome_columns(post: pd.Series) -> dict:
@@ -529,7 +546,7 @@ def proportions(outcomes: pd.DataFrame, *, level: float = LEVEL) -> pd.DataFrame
     rows = []
     for _, row in counted.iterrows():
         events, total = int(row["events"]), int(row["total"])
-        low, high = effects.clopper_pearson_ci(events, total, level)
+        low, high = effects.clopper_pearson_interval(events, total, level)
         columns = _outcome_columns(row)
         rows.append(
             {
@@ -538,8 +555,8 @@ def proportions(outcomes: pd.DataFrame, *, level: float = LEVEL) -> pd.DataFrame
                 "total": total,
                 "percent_reported": _value(row, "percent_reported"),
                 "proportion": events / total,
-                "ci_low": float(low[0]),
-                "ci_high": float(high[0]),
+                "ci_low": low,
+                "ci_high": high,
                 "compared_with_baseline": (row["trial_id"], row["outcome_id"]) in with_baseline,
                 "quote_id": _value(row, "quote_id"),
             }
@@ -603,7 +620,7 @@ def count_changes(outcomes: pd.DataFrame, *, level: float = LEVEL) -> pd.DataFra
             int(v) for v in (pre["events"], pre["total"], post["events"], post["total"])
         )
         (pre_low, pre_high), (post_low, post_high) = (
-            effects.clopper_pearson_ci(x, n, level) for x, n in ((x1, n1), (x2, n2))
+            effects.clopper_pearson_interval(x, n, level) for x, n in ((x1, n1), (x2, n2))
         )
         columns = _outcome_columns(post)
         sign = benefit_sign(columns["direction_of_benefit"], columns["direction_basis"])
@@ -626,13 +643,13 @@ def count_changes(outcomes: pd.DataFrame, *, level: float = LEVEL) -> pd.DataFra
             "pre_events": x1,
             "pre_total": n1,
             "pre_proportion": x1 / n1,
-            "pre_ci_low": float(pre_low[0]),
-            "pre_ci_high": float(pre_high[0]),
+            "pre_ci_low": pre_low,
+            "pre_ci_high": pre_high,
             "post_events": x2,
             "post_total": n2,
             "post_proportion": x2 / n2,
-            "post_ci_low": float(post_low[0]),
-            "post_ci_high": float(post_high[0]),
+            "post_ci_low": post_low,
+            "post_ci_high": post_high,
             "risk_difference": difference,
             "benefit_sign": sign,
             "rd_benefit": difference * sign + 0.0,  # + 0.0: no negative zero
