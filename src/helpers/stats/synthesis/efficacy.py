@@ -22,7 +22,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from helpers.stats import estimates, meta
+from helpers.stats import meta
 from helpers.stats.synthesis.common import join_ids, present, result_frame, should_pool
 
 NO_DIRECTION = "no agreed direction of benefit: reported, not synthesised"
@@ -49,8 +49,14 @@ def _outcome_facts(outcomes: pd.DataFrame) -> pd.DataFrame:
 
 
 def efficacy_estimates(tables: Mapping[str, pd.DataFrame], *, r: float) -> pd.DataFrame:
-    """SMCR (positive = benefit) of every outcome at its latest assessment, usable or why not."""
-    changes = _latest(estimates.change_from_baseline(tables["outcomes"], r=r))
+    """SMCR (positive = benefit) of every outcome at its latest assessment, usable or why not.
+
+    From the per-trial result table ``trial_changes``, which must be computed at ``r``.
+    """
+    changes = _latest(tables["trial_changes"])
+    other_r = sorted(set(changes["r_used"].dropna()) - {r})
+    if other_r:
+        raise ValueError(f"trial_changes were computed at r = {other_r}, the synthesis asks {r}")
     facts = _outcome_facts(tables["outcomes"])
     condition = tables["trials"].set_index("trial_id")["condition"]
     rows = []
@@ -182,11 +188,14 @@ def efficacy_groups(
 
 
 def responders(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """Patients in a state at the latest assessment, against baseline where there is one."""
+    """Patients in a state at the latest assessment, against baseline where there is one.
+
+    From the per-trial result tables ``trial_count_changes`` and ``trial_proportions``.
+    """
     outcomes = tables["outcomes"]
     facts = _outcome_facts(outcomes)
     condition = tables["trials"].set_index("trial_id")["condition"]
-    changes = _latest(estimates.count_changes(outcomes, level=95))
+    changes = _latest(tables["trial_count_changes"])
     rows = []
     for row in changes.itertuples(index=False):
         rows.append(
@@ -216,7 +225,7 @@ def responders(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
             }
         )
     compared = set(zip(changes.get("trial_id", []), changes.get("outcome_id", []), strict=True))
-    alone = _latest(estimates.proportions(outcomes, level=95))
+    alone = _latest(tables["trial_proportions"])
     for row in alone.itertuples(index=False):
         if (row.trial_id, row.outcome_id) in compared:
             continue
