@@ -17,6 +17,7 @@ from helpers.stats.effects import (
     clopper_pearson_ci,
     clopper_pearson_interval,
     escalc,
+    exact_mcnemar_range,
     exact_upper_bound,
     logit_proportion,
     mean_change,
@@ -327,6 +328,13 @@ def test_mcnemar_range_ties_name_the_first_table_and_tables_are_not_shared() -> 
     first.tables.loc[0, "p_value"] = 0.5
     again = before_after_unknown_pairing(before_events=2, before_n=4, after_events=2, after_n=4)
     assert again.tables.loc[0, "p_value"] == 1.0
+
+
+@pytest.mark.parametrize("x1, x2, n", [(6, 3, 12), (11, 3, 11), (0, 0, 5), (4, 9, 10)])
+def test_the_mcnemar_range_alone_is_the_full_comparisons_range(x1, x2, n) -> None:
+    full = before_after_unknown_pairing(before_events=x1, before_n=n, after_events=x2, after_n=n)
+    expected = (full.p_value_min, full.p_value_max, len(full.tables))
+    assert exact_mcnemar_range(x1, x2, n) == expected
 
 
 def test_mcnemar_range_enumerates_every_feasible_table() -> None:

@@ -210,10 +210,8 @@ def adverse_event_rates(
                     effects.exact_upper_bound(0, denominator, level)[0]
                 )
             if row["rate_basis"] == "per patient":
-                low, high = effects.clopper_pearson_ci(count, denominator, level)
-                row.update(
-                    incidence=count / denominator, ci_low=float(low[0]), ci_high=float(high[0])
-                )
+                low, high = effects.clopper_pearson_interval(count, denominator, level)
+                row.update(incidence=count / denominator, ci_low=low, ci_high=high)
         row["rate_text"] = _rate_text(row, level)
         row.pop("per_administration", None)
         rows.append(row)

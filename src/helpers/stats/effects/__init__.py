@@ -47,7 +47,11 @@ from __future__ import annotations
 
 from helpers.stats.effects.calculator import MEASURES, escalc
 from helpers.stats.effects.missing import NA_ACTIONS, MissingValuesOmitted
-from helpers.stats.effects.pairing import UnknownPairingComparison, before_after_unknown_pairing
+from helpers.stats.effects.pairing import (
+    UnknownPairingComparison,
+    before_after_unknown_pairing,
+    exact_mcnemar_range,
+)
 from helpers.stats.effects.prepost import (
     ChangeSdRecovery,
     mean_change,
@@ -79,6 +83,7 @@ __all__ = [
     "clopper_pearson_ci",
     "clopper_pearson_interval",
     "escalc",
+    "exact_mcnemar_range",
     "exact_upper_bound",
     "logit_proportion",
     "mean_change",

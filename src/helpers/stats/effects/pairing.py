@@ -84,6 +84,14 @@ def _feasible_tables(x1: int, x2: int, n: int) -> tuple[tuple[int, int, int, int
     return tuple(tables)
 
 
+def exact_mcnemar_range(before_events: int, after_events: int, n: int) -> tuple[float, float, int]:
+    """Smallest and largest exact McNemar p over every 2x2 table with these margins, and the
+    number of tables: :func:`before_after_unknown_pairing` without its intervals and tables
+    (the counts are not checked here: give whole numbers with both events <= n)."""
+    p_values = [row[-1] for row in _feasible_tables(int(before_events), int(after_events), int(n))]
+    return min(p_values), max(p_values), len(p_values)
+
+
 def before_after_unknown_pairing(
     *,
     before_events: int,
