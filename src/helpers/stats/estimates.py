@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -103,6 +104,7 @@ SKEW_SDS = 2.0
 # A near-perfect linear pre-post correlation is not credible for skewed or ordinal scores.
 IMPLAUSIBLE_R = 0.95
 _BENEFIT_SIGNS = {"higher": 1.0, "lower": -1.0}
+Row = Mapping[str, object]  # one row of a processed table
 
 
 # --------------------------------------------------------------------------------------------
@@ -149,19 +151,26 @@ def _is(value: object, expected: str) -> bool:
     return _present(value) and str(value) == expected
 
 
-def _value(row: pd.Series, column: str) -> object:
+def _value(row: Row, column: str) -> object:
     """The row's value, or None when the column is missing or empty."""
     value = row.get(column)
     return value if _present(value) else None
 
 
-def _baseline_and_later(rows: pd.DataFrame) -> Iterable[tuple[pd.Series, pd.Series]]:
+def _records(frame: pd.DataFrame) -> list[Row]:
+    """The frame's rows as dicts of the values ``DataFrame.iterrows`` gives, at a fraction of
+    its cost (no Series per row)."""
+    columns = list(frame.columns)
+    return [dict(zip(columns, values, strict=True)) for values in frame.values]
+
+
+def _baseline_and_later(rows: pd.DataFrame) -> Iterable[tuple[Row, Row]]:
     """(baseline row, later row) pairs per (trial, outcome), in the order the table lists them.
 
     Per (trial, outcome), in order of first listing (rows missing either id are skipped): the
     first row at ``timepoint_months == 0`` against each later row, by time then listing. One
-    pass in Python: a pandas group per outcome costs far more than its few rows. The later rows
-    are the Series ``DataFrame.iterrows`` gives; the baseline the one ``iloc`` gives.
+    pass in plain Python (:func:`_records`): a pandas group per outcome costs far more than its
+    few rows.
     """
     months = rows["timepoint_months"].to_numpy(dtype=float, na_value=np.nan)
     keys = zip(rows["trial_id"], rows["outcome_id"], strict=True)
@@ -169,22 +178,16 @@ def _baseline_and_later(rows: pd.DataFrame) -> Iterable[tuple[pd.Series, pd.Seri
     for position, key in enumerate(keys):
         if _present(key[0]) and _present(key[1]):
             groups.setdefault(key, []).append(position)
-    values, columns, index = None, rows.columns, rows.index
+    records = _records(rows)
     for positions in groups.values():
         baseline = next((p for p in positions if months[p] == 0), None)
         if baseline is None:
             continue  # nothing to compare with: the value is shown on its own elsewhere
-        later = sorted((p for p in positions if months[p] > 0), key=lambda p: months[p])
-        if not later:
-            continue
-        if values is None:
-            values = rows.values  # what iterrows iterates over
-        baseline_row = rows.iloc[baseline]
-        for p in later:
-            yield baseline_row, pd.Series(values[p], index=columns, name=index[p])
+        for p in sorted((p for p in positions if months[p] > 0), key=lambda p: months[p]):
+            yield records[baseline], records[p]
 
 
-def _outcome_columns(post: pd.Series) -> dict:
+def _outcome_columns(post: Row) -> dict:
     return {
         "trial_id": post["trial_id"],
         "outcome_id": post["outcome_id"],
@@ -257,7 +260,7 @@ def _not_estimable(n: int | None, pre_sd: float, post_sd: float) -> str:
     return ""
 
 
-def _skewness(post: pd.Series, pre: pd.Series) -> str:
+def _skewness(post: Row, pre: Row) -> str:
     """Why the scores are skewed (Altman & Bland 1996), or ''."""
     low, high = _value(post, "scale_min"), _value(post, "scale_max")
     for row, when in ((pre, "baseline"), (post, "follow-up")):
@@ -281,7 +284,7 @@ ORDINAL_NOTE = (
 )
 
 
-def _recovery(pre: pd.Series, post: pd.Series, n: int) -> effects.ChangeSdRecovery | str:
+def _recovery(pre: Row, post: Row, n: int) -> effects.ChangeSdRecovery | str:
     """r recovered from the later row's reported p-value, or the reason it could not be."""
     p_reported = _value(post, "p_reported")
     if p_reported is None:
@@ -345,7 +348,7 @@ def _continuous_reading(row: dict) -> dict:
     return _reading(reading, reason)
 
 
-def _smcr_row(pre: pd.Series, post: pd.Series, r: float, level: float) -> dict:
+def _smcr_row(pre: Row, post: Row, r: float, level: float) -> dict:
     ns = [int(value) for value in (pre["n"], post["n"]) if _present(value)]
     n = min(ns) if ns else None
     pre_sd, post_sd = float(pre["sd"]), float(post["sd"])
@@ -449,6 +452,44 @@ def change_from_baseline(
     return _table("trial_changes", rows)
 
 
+@lru_cache(maxsize=65536)
+def _sensitivity_records(
+    summaries: tuple[str, str, str, str],
+    n: int,
+    grid: tuple[float, ...],
+    level: float,
+    p_reported: str | None,
+) -> tuple[tuple[tuple[str, object], ...], str | None]:
+    """The rows of :func:`helpers.stats.effects.smcr_sensitivity` as (column, value) pairs (the
+    values ``to_dict("records")`` gives), and the note when p gives no r.
+
+    Remembered: the synthesis asks again for the comparisons of the per-trial table. The means
+    and SDs come as ``float.hex`` text, so that 0.0 and -0.0 are different arguments.
+    """
+    pre_mean, post_mean, pre_sd, post_sd = (float.fromhex(value) for value in summaries)
+    arguments = {
+        "pre_mean": pre_mean,
+        "post_mean": post_mean,
+        "pre_sd": pre_sd,
+        "post_sd": post_sd,
+        "n": n,
+        "r_values": grid,
+        "level": level,
+    }
+    note = None
+    try:
+        table = effects.smcr_sensitivity(**arguments, p_value=p_reported)
+    except ValueError as error:  # p unusable (e.g. no change at all): assumed r only
+        note = f"r not recoverable from p {p_text(p_reported)}: {error}"
+        table = effects.smcr_sensitivity(**arguments)
+    values = {column: table[column].tolist() for column in table.columns}
+    records = tuple(
+        tuple((column, column_values[position]) for column, column_values in values.items())
+        for position in range(len(table))
+    )
+    return records, note
+
+
 def r_sensitivity(
     row_or_frame: pd.Series | pd.DataFrame,
     grid: Sequence[float] = (0.3, 0.5, 0.7, 0.9),
@@ -478,29 +519,19 @@ def r_sensitivity(
     for _, comparison in frame.iterrows():
         if not _present(comparison["yi"]):
             continue
-        arguments = {
-            "pre_mean": float(comparison["pre_mean"]),
-            "post_mean": float(comparison["post_mean"]),
-            "pre_sd": float(comparison["pre_sd"]),
-            "post_sd": float(comparison["post_sd"]),
-            "n": int(comparison["n"]),
-            "r_values": tuple(grid),
-            "level": level,
-        }
-        note = None
         p_reported = comparison.get("p_reported")
-        try:
-            table = effects.smcr_sensitivity(
-                **arguments, p_value=str(p_reported) if _present(p_reported) else None
-            )
-        except ValueError as error:  # p unusable (e.g. no change at all): assumed r only
-            note = f"r not recoverable from p {p_text(p_reported)}: {error}"
-            table = effects.smcr_sensitivity(**arguments)
+        records, note = _sensitivity_records(
+            tuple(
+                float(comparison[column]).hex()
+                for column in ("pre_mean", "post_mean", "pre_sd", "post_sd")
+            ),
+            int(comparison["n"]),
+            tuple(grid),
+            level,
+            str(p_reported) if _present(p_reported) else None,
+        )
         sign = float(comparison["benefit_sign"])
-        # the records to_dict("records") gives (Python floats), at a fraction of its cost
-        values = {column: table[column].tolist() for column in table.columns}
-        for position in range(len(table)):
-            record = {column: column_values[position] for column, column_values in values.items()}
+        for record in map(dict, records):
             ends = sorted((record["ci_low"] * sign, record["ci_high"] * sign))
             rows.append(
                 {
@@ -547,7 +578,7 @@ def proportions(outcomes: pd.DataFrame, *, level: float = LEVEL) -> pd.DataFrame
         )
     )
     rows = []
-    for _, row in counted.iterrows():
+    for row in _records(counted):
         events, total = int(row["events"]), int(row["total"])
         low, high = effects.clopper_pearson_interval(events, total, level)
         columns = _outcome_columns(row)
