@@ -41,6 +41,7 @@ from helpers.stats.harms import (
     count_from_percent,
     unit_text,
 )
+from helpers.stats.rows import Row, records
 
 if TYPE_CHECKING:
     from helpers.stats.analysis import Settings
@@ -104,7 +105,6 @@ SKEW_SDS = 2.0
 # A near-perfect linear pre-post correlation is not credible for skewed or ordinal scores.
 IMPLAUSIBLE_R = 0.95
 _BENEFIT_SIGNS = {"higher": 1.0, "lower": -1.0}
-Row = Mapping[str, object]  # one row of a processed table
 
 
 # --------------------------------------------------------------------------------------------
@@ -157,20 +157,13 @@ def _value(row: Row, column: str) -> object:
     return value if _present(value) else None
 
 
-def _records(frame: pd.DataFrame) -> list[Row]:
-    """The frame's rows as dicts of the values ``DataFrame.iterrows`` gives, at a fraction of
-    its cost (no Series per row)."""
-    columns = list(frame.columns)
-    return [dict(zip(columns, values, strict=True)) for values in frame.values]
-
-
 def _baseline_and_later(rows: pd.DataFrame) -> Iterable[tuple[Row, Row]]:
     """(baseline row, later row) pairs per (trial, outcome), in the order the table lists them.
 
     Per (trial, outcome), in order of first listing (rows missing either id are skipped): the
     first row at ``timepoint_months == 0`` against each later row, by time then listing. One
-    pass in plain Python (:func:`_records`): a pandas group per outcome costs far more than its
-    few rows.
+    pass in plain Python (:func:`helpers.stats.rows.records`): a pandas group per outcome costs
+    far more than its few rows.
     """
     months = rows["timepoint_months"].to_numpy(dtype=float, na_value=np.nan)
     keys = zip(rows["trial_id"], rows["outcome_id"], strict=True)
@@ -178,13 +171,13 @@ def _baseline_and_later(rows: pd.DataFrame) -> Iterable[tuple[Row, Row]]:
     for position, key in enumerate(keys):
         if _present(key[0]) and _present(key[1]):
             groups.setdefault(key, []).append(position)
-    records = _records(rows)
+    listed = records(rows)
     for positions in groups.values():
         baseline = next((p for p in positions if months[p] == 0), None)
         if baseline is None:
             continue  # nothing to compare with: the value is shown on its own elsewhere
         for p in sorted((p for p in positions if months[p] > 0), key=lambda p: months[p]):
-            yield records[baseline], records[p]
+            yield listed[baseline], listed[p]
 
 
 def _outcome_columns(post: Row) -> dict:
@@ -483,11 +476,11 @@ def _sensitivity_records(
         note = f"r not recoverable from p {p_text(p_reported)}: {error}"
         table = effects.smcr_sensitivity(**arguments)
     values = {column: table[column].tolist() for column in table.columns}
-    records = tuple(
+    rows = tuple(
         tuple((column, column_values[position]) for column, column_values in values.items())
         for position in range(len(table))
     )
-    return records, note
+    return rows, note
 
 
 def r_sensitivity(
@@ -516,11 +509,11 @@ def r_sensitivity(
                 f"or raw outcomes; got columns {sorted(frame.columns)}"
             )
     rows: list[dict] = []
-    for _, comparison in frame.iterrows():
+    for comparison in records(frame):
         if not _present(comparison["yi"]):
             continue
         p_reported = comparison.get("p_reported")
-        records, note = _sensitivity_records(
+        sensitivity, note = _sensitivity_records(
             tuple(
                 float(comparison[column]).hex()
                 for column in ("pre_mean", "post_mean", "pre_sd", "post_sd")
@@ -531,7 +524,7 @@ def r_sensitivity(
             str(p_reported) if _present(p_reported) else None,
         )
         sign = float(comparison["benefit_sign"])
-        for record in map(dict, records):
+        for record in map(dict, sensitivity):
             ends = sorted((record["ci_low"] * sign, record["ci_high"] * sign))
             rows.append(
                 {
@@ -578,7 +571,7 @@ def proportions(outcomes: pd.DataFrame, *, level: float = LEVEL) -> pd.DataFrame
         )
     )
     rows = []
-    for row in _records(counted):
+    for row in records(counted):
         events, total = int(row["events"]), int(row["total"])
         low, high = effects.clopper_pearson_interval(events, total, level)
         columns = _outcome_columns(row)

@@ -17,6 +17,7 @@ import pandas as pd
 
 from helpers import data
 from helpers.stats import effects
+from helpers.stats.rows import records
 
 LEVEL = 95
 RATE_BASES = (
@@ -159,7 +160,7 @@ def adverse_event_rates(
     * ``rate_text`` states the result with its unit in words.
     """
     rows = []
-    for _, event in adverse_events.iterrows():
+    for event in records(adverse_events):
         reported = int(event["count"]) if _present(event["count"]) else None
         denominator = int(event["denominator"]) if _present(event["denominator"]) else None
         denominator_unit = (

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.stats import meta
+from helpers.stats.rows import records
 from helpers.stats.synthesis.common import join_ids, present, result_frame, should_pool
 
 NO_DIRECTION = "no agreed direction of benefit: reported, not synthesised"
@@ -41,11 +42,11 @@ def _latest(frame: pd.DataFrame) -> pd.DataFrame:
     return order.merge(latest, on=["trial_id", "outcome_id"], how="left")
 
 
-def _outcome_facts(outcomes: pd.DataFrame) -> pd.DataFrame:
-    columns = ["outcome", "scale_min", "scale_max", "not_independent"]
-    return outcomes.drop_duplicates(["trial_id", "outcome_id"]).set_index(
-        ["trial_id", "outcome_id"]
-    )[columns]
+def _outcome_facts(outcomes: pd.DataFrame) -> dict[tuple[object, object], dict[str, object]]:
+    """Each (trial, outcome)'s name, scale limits and independence, from its first row."""
+    columns = ["trial_id", "outcome_id", "outcome", "scale_min", "scale_max", "not_independent"]
+    first = outcomes.drop_duplicates(["trial_id", "outcome_id"])[columns]
+    return {(row["trial_id"], row["outcome_id"]): row for row in records(first)}
 
 
 def efficacy_estimates(tables: Mapping[str, pd.DataFrame], *, r: float) -> pd.DataFrame:
@@ -61,7 +62,7 @@ def efficacy_estimates(tables: Mapping[str, pd.DataFrame], *, r: float) -> pd.Da
     condition = tables["trials"].set_index("trial_id")["condition"]
     rows = []
     for change in changes.itertuples(index=False):
-        fact = facts.loc[(change.trial_id, change.outcome_id)]
+        fact = facts[(change.trial_id, change.outcome_id)]
         sign = change.benefit_sign
         usable = present(change.yi) and not math.isnan(sign)
         if not present(change.yi):
@@ -202,7 +203,7 @@ def responders(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
             {
                 "trial_id": row.trial_id,
                 "outcome_id": row.outcome_id,
-                "outcome": facts.loc[(row.trial_id, row.outcome_id), "outcome"],
+                "outcome": facts[(row.trial_id, row.outcome_id)]["outcome"],
                 "condition": condition[row.trial_id],
                 "domain": row.domain,
                 "population": row.population,
@@ -233,7 +234,7 @@ def responders(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
             {
                 "trial_id": row.trial_id,
                 "outcome_id": row.outcome_id,
-                "outcome": facts.loc[(row.trial_id, row.outcome_id), "outcome"],
+                "outcome": facts[(row.trial_id, row.outcome_id)]["outcome"],
                 "condition": condition[row.trial_id],
                 "domain": row.domain,
                 "population": row.population,

@@ -32,6 +32,7 @@ import pandas as pd
 
 from helpers.labels import plural
 from helpers.stats import effects, meta
+from helpers.stats.rows import records
 from helpers.stats.synthesis.common import (
     ALL,
     LEVEL,
@@ -76,7 +77,7 @@ def adverse_events(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """
     rates = tables["trial_adverse_events"]
     rows = []
-    for _, row in rates.iterrows():
+    for row in records(rates):
         record = {
             "trial_id": row["trial_id"],
             "term": harmonise_term(row["term"]),
