@@ -15,7 +15,9 @@ from helpers.stats.effects import (
     MissingValuesOmitted,
     before_after_unknown_pairing,
     clopper_pearson_ci,
+    clopper_pearson_interval,
     escalc,
+    exact_mcnemar_range,
     exact_upper_bound,
     logit_proportion,
     mean_change,
@@ -311,6 +313,28 @@ def test_mcnemar_range_11_of_11_to_3_of_11() -> None:
     assert result.after_ci == pytest.approx((reference.low, reference.high), abs=1e-12)
     assert result.before_ci[1] == 1.0
     assert not result.pairing_known and "unknown" in result.note.lower()
+
+
+def test_the_remembered_exact_interval_is_the_exact_interval() -> None:
+    for events, total in ((0, 7), (3, 16), (16, 16)):
+        low, high = clopper_pearson_ci(events, total)
+        assert clopper_pearson_interval(events, total) == (float(low[0]), float(high[0]))
+
+
+def test_mcnemar_range_ties_name_the_first_table_and_tables_are_not_shared() -> None:
+    first = before_after_unknown_pairing(before_events=2, before_n=4, after_events=2, after_n=4)
+    assert list(first.tables["p_value"]) == [1.0, 1.0, 1.0]
+    assert first.table_at_p_min["both"] == first.table_at_p_max["both"] == 0
+    first.tables.loc[0, "p_value"] = 0.5
+    again = before_after_unknown_pairing(before_events=2, before_n=4, after_events=2, after_n=4)
+    assert again.tables.loc[0, "p_value"] == 1.0
+
+
+@pytest.mark.parametrize("x1, x2, n", [(6, 3, 12), (11, 3, 11), (0, 0, 5), (4, 9, 10)])
+def test_the_mcnemar_range_alone_is_the_full_comparisons_range(x1, x2, n) -> None:
+    full = before_after_unknown_pairing(before_events=x1, before_n=n, after_events=x2, after_n=n)
+    expected = (full.p_value_min, full.p_value_max, len(full.tables))
+    assert exact_mcnemar_range(x1, x2, n) == expected
 
 
 def test_mcnemar_range_enumerates_every_feasible_table() -> None:

@@ -287,6 +287,22 @@ def test_no_baseline_means_no_comparison_and_empty_input_keeps_columns():
     assert empty.empty and list(empty.columns) == list(data.empty_frame("trial_changes"))
 
 
+def test_comparisons_follow_the_listing_and_time_with_the_first_listed_baseline():
+    x = _continuous(late=(12, 14.0, 2.0, 10, None), base=(0, 10.0, 2.0, 10, None))
+    y = _continuous("y", base=(0, 20.0, 2.0, 10, None), mid=(6, 21.0, 2.0, 10, None))
+    again = _continuous(early=(3, 12.0, 2.0, 10, None), rebase=(0, 99.0, 2.0, 10, None))
+    untimed = _continuous("y", unknown=(0, 30.0, 2.0, 10, None))
+    untimed[0]["timepoint_months"] = None
+    table = _outcome_rows(*x, *y, *again, *untimed)
+    found = estimates.change_from_baseline(table)
+    assert list(zip(found["outcome_id"], found["timepoint"], strict=True)) == [
+        ("x", "early"),
+        ("x", "late"),
+        ("y", "mid"),
+    ]
+    assert (found.loc[found["outcome_id"] == "x", "pre_mean"] == 10.0).all()
+
+
 @pytest.mark.parametrize("bad", [1.5, -2, "0.5", True])
 def test_r_outside_minus_one_to_one_is_refused(outcomes, bad):
     with pytest.raises(ValueError, match="r must be"):

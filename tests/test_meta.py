@@ -21,7 +21,7 @@ from helpers.stats.meta import (
     rma_logit_proportions,
 )
 from helpers.stats.meta.estimation import _fit, _loglik
-from helpers.stats.meta.proportions import _glmm_loglik
+from helpers.stats.meta.proportions import _glmm_loglik, _log_binomial
 
 # ---------------------------------------------------------------------------------------------
 # Data
@@ -399,7 +399,7 @@ def test_glmm_adaptive_quadrature_matches_direct_integration() -> None:
     n = np.array(NIELWEISE_N1I, dtype=float)
     mu, tau = -4.5, 1.1
     nodes, weights = np.polynomial.hermite.hermgauss(30)
-    agq = _glmm_loglik(mu, tau, x, n, nodes, np.log(weights))
+    agq = _glmm_loglik(mu, tau, x, n, nodes, np.log(weights), _log_binomial(x, n))
     direct = 0.0
     for xi, ni in zip(x, n, strict=True):
         value, _ = integrate.quad(

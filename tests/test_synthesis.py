@@ -13,7 +13,7 @@ from support import raw_table
 
 from helpers import data, paths
 from helpers.errors import EvidenceInputError
-from helpers.stats import analysis, meta, synthesis
+from helpers.stats import analysis, estimates, meta, synthesis
 from helpers.stats.analysis import Settings
 from helpers.stats.synthesis import ALL, efficacy, safety, votes
 from helpers.stats.synthesis.context import load_prior_meta_analyses
@@ -539,3 +539,9 @@ def test_bad_prior_meta_analyses_name_the_file_and_the_field(tmp_path, change, f
 def test_missing_prior_file_is_an_input_error(tmp_path):
     with pytest.raises(EvidenceInputError, match="missing file"):
         load_prior_meta_analyses(tmp_path / "nope.csv")
+
+
+def test_the_synthesis_reads_per_trial_changes_only_at_its_own_r(tables):
+    other = estimates.trial_results(tables, Settings(assumed_r=0.5))
+    with pytest.raises(ValueError, match=r"trial_changes were computed at r = \[0\.5\]"):
+        synthesis.compute({**tables, **other}, Settings())

@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -40,6 +41,7 @@ from helpers.stats.harms import (
     count_from_percent,
     unit_text,
 )
+from helpers.stats.rows import Row, records
 
 if TYPE_CHECKING:
     from helpers.stats.analysis import Settings
@@ -149,25 +151,36 @@ def _is(value: object, expected: str) -> bool:
     return _present(value) and str(value) == expected
 
 
-def _value(row: pd.Series, column: str) -> object:
+def _value(row: Row, column: str) -> object:
     """The row's value, or None when the column is missing or empty."""
     value = row.get(column)
     return value if _present(value) else None
 
 
-def _baseline_and_later(rows: pd.DataFrame) -> Iterable[tuple[pd.Series, pd.Series]]:
-    """(baseline row, later row) pairs per (trial, outcome), in the order the table lists them."""
-    for _, group in rows.groupby(["trial_id", "outcome_id"], sort=False):
-        group = group.sort_values("timepoint_months", kind="stable")
-        baselines = group[group["timepoint_months"] == 0]
-        if baselines.empty:
+def _baseline_and_later(rows: pd.DataFrame) -> Iterable[tuple[Row, Row]]:
+    """(baseline row, later row) pairs per (trial, outcome), in the order the table lists them.
+
+    Per (trial, outcome), in order of first listing (rows missing either id are skipped): the
+    first row at ``timepoint_months == 0`` against each later row, by time then listing. One
+    pass in plain Python (:func:`helpers.stats.rows.records`): a pandas group per outcome costs
+    far more than its few rows.
+    """
+    months = rows["timepoint_months"].to_numpy(dtype=float, na_value=np.nan)
+    keys = zip(rows["trial_id"], rows["outcome_id"], strict=True)
+    groups: dict[tuple[object, object], list[int]] = {}
+    for position, key in enumerate(keys):
+        if _present(key[0]) and _present(key[1]):
+            groups.setdefault(key, []).append(position)
+    listed = records(rows)
+    for positions in groups.values():
+        baseline = next((p for p in positions if months[p] == 0), None)
+        if baseline is None:
             continue  # nothing to compare with: the value is shown on its own elsewhere
-        baseline = baselines.iloc[0]
-        for _, later in group[group["timepoint_months"] > 0].iterrows():
-            yield baseline, later
+        for p in sorted((p for p in positions if months[p] > 0), key=lambda p: months[p]):
+            yield listed[baseline], listed[p]
 
 
-def _outcome_columns(post: pd.Series) -> dict:
+def _outcome_columns(post: Row) -> dict:
     return {
         "trial_id": post["trial_id"],
         "outcome_id": post["outcome_id"],
@@ -240,7 +253,7 @@ def _not_estimable(n: int | None, pre_sd: float, post_sd: float) -> str:
     return ""
 
 
-def _skewness(post: pd.Series, pre: pd.Series) -> str:
+def _skewness(post: Row, pre: Row) -> str:
     """Why the scores are skewed (Altman & Bland 1996), or ''."""
     low, high = _value(post, "scale_min"), _value(post, "scale_max")
     for row, when in ((pre, "baseline"), (post, "follow-up")):
@@ -264,7 +277,7 @@ ORDINAL_NOTE = (
 )
 
 
-def _recovery(pre: pd.Series, post: pd.Series, n: int) -> effects.ChangeSdRecovery | str:
+def _recovery(pre: Row, post: Row, n: int) -> effects.ChangeSdRecovery | str:
     """r recovered from the later row's reported p-value, or the reason it could not be."""
     p_reported = _value(post, "p_reported")
     if p_reported is None:
@@ -328,7 +341,7 @@ def _continuous_reading(row: dict) -> dict:
     return _reading(reading, reason)
 
 
-def _smcr_row(pre: pd.Series, post: pd.Series, r: float, level: float) -> dict:
+def _smcr_row(pre: Row, post: Row, r: float, level: float) -> dict:
     ns = [int(value) for value in (pre["n"], post["n"]) if _present(value)]
     n = min(ns) if ns else None
     pre_sd, post_sd = float(pre["sd"]), float(post["sd"])
@@ -432,6 +445,44 @@ def change_from_baseline(
     return _table("trial_changes", rows)
 
 
+@lru_cache(maxsize=65536)
+def _sensitivity_records(
+    summaries: tuple[str, str, str, str],
+    n: int,
+    grid: tuple[float, ...],
+    level: float,
+    p_reported: str | None,
+) -> tuple[tuple[tuple[str, object], ...], str | None]:
+    """The rows of :func:`helpers.stats.effects.smcr_sensitivity` as (column, value) pairs (the
+    values ``to_dict("records")`` gives), and the note when p gives no r.
+
+    Remembered: the synthesis asks again for the comparisons of the per-trial table. The means
+    and SDs come as ``float.hex`` text, so that 0.0 and -0.0 are different arguments.
+    """
+    pre_mean, post_mean, pre_sd, post_sd = (float.fromhex(value) for value in summaries)
+    arguments = {
+        "pre_mean": pre_mean,
+        "post_mean": post_mean,
+        "pre_sd": pre_sd,
+        "post_sd": post_sd,
+        "n": n,
+        "r_values": grid,
+        "level": level,
+    }
+    note = None
+    try:
+        table = effects.smcr_sensitivity(**arguments, p_value=p_reported)
+    except ValueError as error:  # p unusable (e.g. no change at all): assumed r only
+        note = f"r not recoverable from p {p_text(p_reported)}: {error}"
+        table = effects.smcr_sensitivity(**arguments)
+    values = {column: table[column].tolist() for column in table.columns}
+    rows = tuple(
+        tuple((column, column_values[position]) for column, column_values in values.items())
+        for position in range(len(table))
+    )
+    return rows, note
+
+
 def r_sensitivity(
     row_or_frame: pd.Series | pd.DataFrame,
     grid: Sequence[float] = (0.3, 0.5, 0.7, 0.9),
@@ -458,29 +509,22 @@ def r_sensitivity(
                 f"or raw outcomes; got columns {sorted(frame.columns)}"
             )
     rows: list[dict] = []
-    for _, comparison in frame.iterrows():
+    for comparison in records(frame):
         if not _present(comparison["yi"]):
             continue
-        arguments = {
-            "pre_mean": float(comparison["pre_mean"]),
-            "post_mean": float(comparison["post_mean"]),
-            "pre_sd": float(comparison["pre_sd"]),
-            "post_sd": float(comparison["post_sd"]),
-            "n": int(comparison["n"]),
-            "r_values": tuple(grid),
-            "level": level,
-        }
-        note = None
         p_reported = comparison.get("p_reported")
-        try:
-            table = effects.smcr_sensitivity(
-                **arguments, p_value=str(p_reported) if _present(p_reported) else None
-            )
-        except ValueError as error:  # p unusable (e.g. no change at all): assumed r only
-            note = f"r not recoverable from p {p_text(p_reported)}: {error}"
-            table = effects.smcr_sensitivity(**arguments)
+        sensitivity, note = _sensitivity_records(
+            tuple(
+                float(comparison[column]).hex()
+                for column in ("pre_mean", "post_mean", "pre_sd", "post_sd")
+            ),
+            int(comparison["n"]),
+            tuple(grid),
+            level,
+            str(p_reported) if _present(p_reported) else None,
+        )
         sign = float(comparison["benefit_sign"])
-        for record in table.to_dict("records"):
+        for record in map(dict, sensitivity):
             ends = sorted((record["ci_low"] * sign, record["ci_high"] * sign))
             rows.append(
                 {
@@ -527,9 +571,9 @@ def proportions(outcomes: pd.DataFrame, *, level: float = LEVEL) -> pd.DataFrame
         )
     )
     rows = []
-    for _, row in counted.iterrows():
+    for row in records(counted):
         events, total = int(row["events"]), int(row["total"])
-        low, high = effects.clopper_pearson_ci(events, total, level)
+        low, high = effects.clopper_pearson_interval(events, total, level)
         columns = _outcome_columns(row)
         rows.append(
             {
@@ -538,8 +582,8 @@ def proportions(outcomes: pd.DataFrame, *, level: float = LEVEL) -> pd.DataFrame
                 "total": total,
                 "percent_reported": _value(row, "percent_reported"),
                 "proportion": events / total,
-                "ci_low": float(low[0]),
-                "ci_high": float(high[0]),
+                "ci_low": low,
+                "ci_high": high,
                 "compared_with_baseline": (row["trial_id"], row["outcome_id"]) in with_baseline,
                 "quote_id": _value(row, "quote_id"),
             }
@@ -594,7 +638,7 @@ def count_changes(outcomes: pd.DataFrame, *, level: float = LEVEL) -> pd.DataFra
     intervals; ``risk_difference`` is post - pre (``rd_benefit`` positive = benefit). The same
     patients' pairing is unknown, so when the totals are equal the exact McNemar p is given as
     the range ``mcnemar_p_min`` .. ``mcnemar_p_max`` over every 2x2 table consistent with the
-    margins (:func:`helpers.stats.effects.before_after_unknown_pairing`); with different
+    margins (:func:`helpers.stats.effects.exact_mcnemar_range`); with different
     totals no paired test is attempted. A reported p is compared with that range.
     """
     rows = []
@@ -603,7 +647,7 @@ def count_changes(outcomes: pd.DataFrame, *, level: float = LEVEL) -> pd.DataFra
             int(v) for v in (pre["events"], pre["total"], post["events"], post["total"])
         )
         (pre_low, pre_high), (post_low, post_high) = (
-            effects.clopper_pearson_ci(x, n, level) for x, n in ((x1, n1), (x2, n2))
+            effects.clopper_pearson_interval(x, n, level) for x, n in ((x1, n1), (x2, n2))
         )
         columns = _outcome_columns(post)
         sign = benefit_sign(columns["direction_of_benefit"], columns["direction_basis"])
@@ -611,11 +655,7 @@ def count_changes(outcomes: pd.DataFrame, *, level: float = LEVEL) -> pd.DataFra
         p_min = p_max = math.nan
         n_pairings, mcnemar_note = None, None
         if n1 == n2:
-            comparison = effects.before_after_unknown_pairing(
-                before_events=x1, before_n=n1, after_events=x2, after_n=n2, level=level
-            )
-            p_min, p_max = comparison.p_value_min, comparison.p_value_max
-            n_pairings = len(comparison.tables)
+            p_min, p_max, n_pairings = effects.exact_mcnemar_range(x1, x2, n1)
         else:
             mcnemar_note = (
                 f"the totals differ ({n1} at baseline, {n2} later): not shown to be the same "
@@ -626,13 +666,13 @@ def count_changes(outcomes: pd.DataFrame, *, level: float = LEVEL) -> pd.DataFra
             "pre_events": x1,
             "pre_total": n1,
             "pre_proportion": x1 / n1,
-            "pre_ci_low": float(pre_low[0]),
-            "pre_ci_high": float(pre_high[0]),
+            "pre_ci_low": pre_low,
+            "pre_ci_high": pre_high,
             "post_events": x2,
             "post_total": n2,
             "post_proportion": x2 / n2,
-            "post_ci_low": float(post_low[0]),
-            "post_ci_high": float(post_high[0]),
+            "post_ci_low": post_low,
+            "post_ci_high": post_high,
             "risk_difference": difference,
             "benefit_sign": sign,
             "rd_benefit": difference * sign + 0.0,  # + 0.0: no negative zero

@@ -17,6 +17,7 @@ import pandas as pd
 
 from helpers import data
 from helpers.stats import effects
+from helpers.stats.rows import records
 
 LEVEL = 95
 RATE_BASES = (
@@ -159,7 +160,7 @@ def adverse_event_rates(
     * ``rate_text`` states the result with its unit in words.
     """
     rows = []
-    for _, event in adverse_events.iterrows():
+    for event in records(adverse_events):
         reported = int(event["count"]) if _present(event["count"]) else None
         denominator = int(event["denominator"]) if _present(event["denominator"]) else None
         denominator_unit = (
@@ -210,10 +211,8 @@ def adverse_event_rates(
                     effects.exact_upper_bound(0, denominator, level)[0]
                 )
             if row["rate_basis"] == "per patient":
-                low, high = effects.clopper_pearson_ci(count, denominator, level)
-                row.update(
-                    incidence=count / denominator, ci_low=float(low[0]), ci_high=float(high[0])
-                )
+                low, high = effects.clopper_pearson_interval(count, denominator, level)
+                row.update(incidence=count / denominator, ci_low=low, ci_high=high)
         row["rate_text"] = _rate_text(row, level)
         row.pop("per_administration", None)
         rows.append(row)

@@ -47,7 +47,11 @@ from __future__ import annotations
 
 from helpers.stats.effects.calculator import MEASURES, escalc
 from helpers.stats.effects.missing import NA_ACTIONS, MissingValuesOmitted
-from helpers.stats.effects.pairing import UnknownPairingComparison, before_after_unknown_pairing
+from helpers.stats.effects.pairing import (
+    UnknownPairingComparison,
+    before_after_unknown_pairing,
+    exact_mcnemar_range,
+)
 from helpers.stats.effects.prepost import (
     ChangeSdRecovery,
     mean_change,
@@ -60,6 +64,7 @@ from helpers.stats.effects.prepost import (
 )
 from helpers.stats.effects.proportions import (
     clopper_pearson_ci,
+    clopper_pearson_interval,
     exact_upper_bound,
     logit_proportion,
     wilson_ci,
@@ -76,7 +81,9 @@ __all__ = [
     "UnknownPairingComparison",
     "before_after_unknown_pairing",
     "clopper_pearson_ci",
+    "clopper_pearson_interval",
     "escalc",
+    "exact_mcnemar_range",
     "exact_upper_bound",
     "logit_proportion",
     "mean_change",

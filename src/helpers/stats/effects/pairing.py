@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -13,7 +14,7 @@ from helpers.stats.effects.checks import (
     _check_counts,
 )
 from helpers.stats.effects.proportions import (
-    clopper_pearson_ci,
+    clopper_pearson_interval,
 )
 
 
@@ -49,11 +50,46 @@ class UnknownPairingComparison:
         )
 
 
+TABLE_COLUMNS = ("both", "before_only", "after_only", "neither", "discordant", "p_value")
+
+
+@lru_cache(maxsize=65536)
 def _exact_mcnemar_p(before_only: int, after_only: int) -> float:
     discordant = before_only + after_only
     if discordant == 0:
         return 1.0
     return float(stats.binomtest(before_only, discordant, 0.5).pvalue)
+
+
+@lru_cache(maxsize=65536)
+def _feasible_tables(x1: int, x2: int, n: int) -> tuple[tuple[int, int, int, int, int, float], ...]:
+    """Every 2x2 table with these margins and its exact McNemar p (``TABLE_COLUMNS``).
+
+    Remembered per margins: a function of three small whole numbers that the per-trial tables
+    ask for thousands of times (one scipy ``binomtest`` per table otherwise).
+    """
+    tables = []
+    for both in range(max(0, x1 + x2 - n), min(x1, x2) + 1):
+        before_only, after_only = x1 - both, x2 - both
+        tables.append(
+            (
+                both,
+                before_only,
+                after_only,
+                n - x1 - x2 + both,
+                before_only + after_only,
+                _exact_mcnemar_p(before_only, after_only),
+            )
+        )
+    return tuple(tables)
+
+
+def exact_mcnemar_range(before_events: int, after_events: int, n: int) -> tuple[float, float, int]:
+    """Smallest and largest exact McNemar p over every 2x2 table with these margins, and the
+    number of tables: :func:`before_after_unknown_pairing` without its intervals and tables
+    (the counts are not checked here: give whole numbers with both events <= n)."""
+    p_values = [row[-1] for row in _feasible_tables(int(before_events), int(after_events), int(n))]
+    return min(p_values), max(p_values), len(p_values)
 
 
 def before_after_unknown_pairing(
@@ -88,24 +124,14 @@ def before_after_unknown_pairing(
         )
     n, x1, x2 = int(n1), int(x1), int(x2)
 
-    rows = []
-    for both in range(max(0, x1 + x2 - n), min(x1, x2) + 1):
-        before_only, after_only = x1 - both, x2 - both
-        rows.append(
-            {
-                "both": both,
-                "before_only": before_only,
-                "after_only": after_only,
-                "neither": n - x1 - x2 + both,
-                "discordant": before_only + after_only,
-                "p_value": _exact_mcnemar_p(before_only, after_only),
-            }
-        )
-    tables = pd.DataFrame(rows)
-    at_min = tables.loc[tables["p_value"].idxmin()]
-    at_max = tables.loc[tables["p_value"].idxmax()]
+    feasible = _feasible_tables(x1, x2, n)
+    tables = pd.DataFrame([dict(zip(TABLE_COLUMNS, row, strict=True)) for row in feasible])
+    p_values = [row[-1] for row in feasible]
+    # the first table with the smallest and the largest p, as idxmin/idxmax pick them
+    at_min = dict(zip(TABLE_COLUMNS, feasible[p_values.index(min(p_values))], strict=True))
+    at_max = dict(zip(TABLE_COLUMNS, feasible[p_values.index(max(p_values))], strict=True))
     cells = ("both", "before_only", "after_only", "neither")
-    (b_low, b_high), (a_low, a_high) = (clopper_pearson_ci(x, n, level) for x in (x1, x2))
+    before_ci, after_ci = (clopper_pearson_interval(x, n, level) for x in (x1, x2))
     note = (
         "Pairing unknown: only the margins were reported, so the exact McNemar p-value is only "
         f"bounded: {at_min['p_value']:.4g} (table with {int(at_min['discordant'])} discordant "
@@ -117,9 +143,9 @@ def before_after_unknown_pairing(
         before_events=x1,
         after_events=x2,
         before_proportion=x1 / n,
-        before_ci=(float(b_low[0]), float(b_high[0])),
+        before_ci=before_ci,
         after_proportion=x2 / n,
-        after_ci=(float(a_low[0]), float(a_high[0])),
+        after_ci=after_ci,
         p_value_min=float(at_min["p_value"]),
         p_value_max=float(at_max["p_value"]),
         table_at_p_min={c: int(at_min[c]) for c in cells},

@@ -7,6 +7,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -168,6 +169,13 @@ class ChangeSdRecovery:
         )
 
 
+@lru_cache(maxsize=65536)
+def _t_quantile(upper_tail: float, df: int) -> float:
+    """The t quantile with ``upper_tail`` above it, remembered: the same reported p and n recur
+    for every comparison that recovers r (change from baseline, then each sensitivity table)."""
+    return float(stats.t.isf(upper_tail, df))
+
+
 def recover_change_sd(
     *,
     pre_mean: float,
@@ -205,7 +213,7 @@ def recover_change_sd(
     is_bound = False
     if p_value is not None:
         p_used, is_bound = parse_p_value(p_value)
-        t = float(stats.t.isf(p_used / 2, df))
+        t = _t_quantile(p_used / 2, df)
         if is_bound:
             notes.append(
                 f"p reported as a bound ({p_value!r}); used p = {p_used:g}, the largest value "

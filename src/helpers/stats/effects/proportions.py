@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
@@ -34,6 +36,17 @@ def clopper_pearson_ci(
     x, n = _counts(events, totals)
     low, high = proportion_confint(x, n, alpha=_alpha(level), method="beta")
     return np.asarray(low, dtype=float), np.asarray(high, dtype=float)
+
+
+@lru_cache(maxsize=65536)
+def clopper_pearson_interval(events: int, total: int, level: float = 95) -> tuple[float, float]:
+    """:func:`clopper_pearson_ci` of one proportion, as two floats.
+
+    Remembered per (events, total, level): the per-trial tables ask for the same few small
+    counts thousands of times, and the same arguments give the same floats.
+    """
+    low, high = clopper_pearson_ci(events, total, level)
+    return float(low[0]), float(high[0])
 
 
 def wilson_ci(

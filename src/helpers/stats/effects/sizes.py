@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,12 @@ from helpers.stats.effects.checks import (
     _as_float_array,
     _require,
 )
+
+
+@lru_cache(maxsize=256)
+def _normal_quantile(upper_tail: float) -> float:
+    """The standard normal quantile with ``upper_tail`` above it (remembered: one per level)."""
+    return stats.norm.isf(upper_tail)
 
 
 def _default_slab(positions: Iterable[int]) -> tuple[str, ...]:
@@ -73,7 +80,7 @@ class EffectSizes:
 
     def ci(self, level: float = 95) -> tuple[np.ndarray, np.ndarray]:
         """Wald interval ``yi -/+ z * sqrt(vi)`` (metafor ``summary.escalc``)."""
-        z = stats.norm.isf(_alpha(level) / 2)
+        z = _normal_quantile(_alpha(level) / 2)
         half = z * np.sqrt(self.vi)
         return self.yi - half, self.yi + half
 

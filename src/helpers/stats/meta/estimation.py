@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy import optimize, stats
@@ -327,7 +328,9 @@ def _fit(yi: np.ndarray, vi: np.ndarray, X: np.ndarray, method: str, test: str) 
     )
 
 
+@lru_cache(maxsize=4096)
 def _critical_value(level: float, ddf: int | None) -> float:
+    """z (``ddf`` None) or t quantile of a two-sided interval at ``level`` (remembered)."""
     tail = _alpha(level) / 2
     return float(stats.norm.isf(tail) if ddf is None else stats.t.isf(tail, ddf))
 

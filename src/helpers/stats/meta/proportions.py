@@ -136,34 +136,48 @@ def rma_logit_proportions(
     )
 
 
+def _log_binomial(x: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """log C(n, x), the constant of each study's binomial likelihood."""
+    return special.gammaln(n + 1) - special.gammaln(x + 1) - special.gammaln(n - x + 1)
+
+
 def _glmm_loglik(
-    mu: float, tau: float, x: np.ndarray, n: np.ndarray, nodes: np.ndarray, log_weights: np.ndarray
+    mu: float,
+    tau: float,
+    x: np.ndarray,
+    n: np.ndarray,
+    nodes: np.ndarray,
+    log_weights: np.ndarray,
+    log_binom: np.ndarray,
 ) -> float:
     """Marginal log-likelihood of the random-intercept logistic model by adaptive GHQ.
 
     ``L_i = int Bin(x_i | n_i, expit(mu + tau u)) phi(u) du``; the integrand is centred at its
     mode u_i and scaled by ``s_i = (1 + tau^2 n_i p_i (1 - p_i))^(-1/2)`` (Liu & Pierce 1994,
     Biometrika 81:624; lme4's nAGQ > 1 uses the same rule). ``tau`` may be negative: the model is
-    symmetric in tau.
+    symmetric in tau. ``log_binom`` is :func:`_log_binomial` of the data (computed once per fit).
     """
-    log_binom = special.gammaln(n + 1) - special.gammaln(x + 1) - special.gammaln(n - x + 1)
-
     # conditional modes by Newton's method (the integrand is strictly log-concave)
     u = np.zeros_like(x)
+    current = _log_integrand(u, mu, tau, x, n)
     for _ in range(200):
         prob = special.expit(mu + tau * u)
         gradient = tau * (x - n * prob) - u
         curvature = 1 + tau**2 * n * prob * (1 - prob)
         step = gradient / curvature
-        current = _log_integrand(u, mu, tau, x, n)
         for _ in range(60):  # halve steps that would decrease the log-integrand
-            worse = _log_integrand(u + step, mu, tau, x, n) < current - 1e-12
+            candidate: np.ndarray | None = _log_integrand(u + step, mu, tau, x, n)
+            worse = candidate < current - 1e-12
             if not worse.any():
                 break
             step = np.where(worse, step / 2, step)
+        else:
+            candidate = None  # the last halved step was not evaluated
         u = u + step
         if np.max(np.abs(step)) < 1e-12:
             break
+        # the log-integrand at the new u: the accepted candidate's (same array, same value)
+        current = candidate if candidate is not None else _log_integrand(u, mu, tau, x, n)
     prob = special.expit(mu + tau * u)
     scale = 1 / np.sqrt(1 + tau**2 * n * prob * (1 - prob))
     points = u[:, None] + np.sqrt(2) * scale[:, None] * nodes[None, :]
@@ -266,8 +280,10 @@ def rma_glmm_proportions(
     nodes, weights = np.polynomial.hermite.hermgauss(int(n_nodes))
     log_weights = np.log(weights)
 
+    log_binom = _log_binomial(x, n)
+
     def objective(theta: np.ndarray) -> float:
-        return -_glmm_loglik(theta[0], theta[1], x, n, nodes, log_weights)
+        return -_glmm_loglik(theta[0], theta[1], x, n, nodes, log_weights, log_binom)
 
     start_fit = rma_logit_proportions(x, n, method="REML", level=level)
     start = np.array([start_fit.logit_estimate, max(np.sqrt(start_fit.tau2), 0.3)])

@@ -22,7 +22,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from helpers.stats import estimates, meta
+from helpers.stats import meta
+from helpers.stats.rows import records
 from helpers.stats.synthesis.common import join_ids, present, result_frame, should_pool
 
 NO_DIRECTION = "no agreed direction of benefit: reported, not synthesised"
@@ -41,21 +42,27 @@ def _latest(frame: pd.DataFrame) -> pd.DataFrame:
     return order.merge(latest, on=["trial_id", "outcome_id"], how="left")
 
 
-def _outcome_facts(outcomes: pd.DataFrame) -> pd.DataFrame:
-    columns = ["outcome", "scale_min", "scale_max", "not_independent"]
-    return outcomes.drop_duplicates(["trial_id", "outcome_id"]).set_index(
-        ["trial_id", "outcome_id"]
-    )[columns]
+def _outcome_facts(outcomes: pd.DataFrame) -> dict[tuple[object, object], dict[str, object]]:
+    """Each (trial, outcome)'s name, scale limits and independence, from its first row."""
+    columns = ["trial_id", "outcome_id", "outcome", "scale_min", "scale_max", "not_independent"]
+    first = outcomes.drop_duplicates(["trial_id", "outcome_id"])[columns]
+    return {(row["trial_id"], row["outcome_id"]): row for row in records(first)}
 
 
 def efficacy_estimates(tables: Mapping[str, pd.DataFrame], *, r: float) -> pd.DataFrame:
-    """SMCR (positive = benefit) of every outcome at its latest assessment, usable or why not."""
-    changes = _latest(estimates.change_from_baseline(tables["outcomes"], r=r))
+    """SMCR (positive = benefit) of every outcome at its latest assessment, usable or why not.
+
+    From the per-trial result table ``trial_changes``, which must be computed at ``r``.
+    """
+    changes = _latest(tables["trial_changes"])
+    other_r = sorted(set(changes["r_used"].dropna()) - {r})
+    if other_r:
+        raise ValueError(f"trial_changes were computed at r = {other_r}, the synthesis asks {r}")
     facts = _outcome_facts(tables["outcomes"])
     condition = tables["trials"].set_index("trial_id")["condition"]
     rows = []
     for change in changes.itertuples(index=False):
-        fact = facts.loc[(change.trial_id, change.outcome_id)]
+        fact = facts[(change.trial_id, change.outcome_id)]
         sign = change.benefit_sign
         usable = present(change.yi) and not math.isnan(sign)
         if not present(change.yi):
@@ -182,18 +189,21 @@ def efficacy_groups(
 
 
 def responders(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """Patients in a state at the latest assessment, against baseline where there is one."""
+    """Patients in a state at the latest assessment, against baseline where there is one.
+
+    From the per-trial result tables ``trial_count_changes`` and ``trial_proportions``.
+    """
     outcomes = tables["outcomes"]
     facts = _outcome_facts(outcomes)
     condition = tables["trials"].set_index("trial_id")["condition"]
-    changes = _latest(estimates.count_changes(outcomes, level=95))
+    changes = _latest(tables["trial_count_changes"])
     rows = []
     for row in changes.itertuples(index=False):
         rows.append(
             {
                 "trial_id": row.trial_id,
                 "outcome_id": row.outcome_id,
-                "outcome": facts.loc[(row.trial_id, row.outcome_id), "outcome"],
+                "outcome": facts[(row.trial_id, row.outcome_id)]["outcome"],
                 "condition": condition[row.trial_id],
                 "domain": row.domain,
                 "population": row.population,
@@ -216,7 +226,7 @@ def responders(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
             }
         )
     compared = set(zip(changes.get("trial_id", []), changes.get("outcome_id", []), strict=True))
-    alone = _latest(estimates.proportions(outcomes, level=95))
+    alone = _latest(tables["trial_proportions"])
     for row in alone.itertuples(index=False):
         if (row.trial_id, row.outcome_id) in compared:
             continue
@@ -224,7 +234,7 @@ def responders(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
             {
                 "trial_id": row.trial_id,
                 "outcome_id": row.outcome_id,
-                "outcome": facts.loc[(row.trial_id, row.outcome_id), "outcome"],
+                "outcome": facts[(row.trial_id, row.outcome_id)]["outcome"],
                 "condition": condition[row.trial_id],
                 "domain": row.domain,
                 "population": row.population,

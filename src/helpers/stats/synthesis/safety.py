@@ -32,6 +32,7 @@ import pandas as pd
 
 from helpers.labels import plural
 from helpers.stats import effects, meta
+from helpers.stats.rows import records
 from helpers.stats.synthesis.common import (
     ALL,
     LEVEL,
@@ -76,7 +77,7 @@ def adverse_events(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """
     rates = tables["trial_adverse_events"]
     rows = []
-    for _, row in rates.iterrows():
+    for row in records(rates):
         record = {
             "trial_id": row["trial_id"],
             "term": harmonise_term(row["term"]),
@@ -97,11 +98,11 @@ def adverse_events(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 def _exact(events: int, patients: int) -> dict[str, float]:
-    low, high = effects.clopper_pearson_ci(events, patients, LEVEL)
+    low, high = effects.clopper_pearson_interval(events, patients, LEVEL)
     return {
         "proportion": events / patients,
-        "ci_low": float(low[0]),
-        "ci_high": float(high[0]),
+        "ci_low": low,
+        "ci_high": high,
         "upper_bound": float(effects.exact_upper_bound(events, patients, LEVEL)[0]),
     }
 
@@ -110,19 +111,22 @@ def serious_events(tables: Mapping[str, pd.DataFrame], events: pd.DataFrame) -> 
     """One row per trial: its per-patient serious-event count, or what it reports instead."""
     trials = tables["trials"].sort_values(["condition", "trial_id"], kind="stable")
     serious = events[events["serious"].fillna(False)]
+    by_trial: dict[object, list[dict]] = {}  # plain rows: pandas per trial is too slow at scale
+    for event in serious.to_dict("records"):
+        by_trial.setdefault(event["trial_id"], []).append(event)
     rows = []
     for trial in trials.itertuples(index=False):
-        own = serious[serious["trial_id"] == trial.trial_id]
-        counted = own[(own["basis"] == PER_PATIENT) & own["events"].notna()]
+        own = by_trial.get(trial.trial_id, [])
+        counted = [e for e in own if e["basis"] == PER_PATIENT and present(e["events"])]
         row: dict[str, object] = {
             "trial_id": trial.trial_id,
             "condition": trial.condition,
             "source_kind": trial.source_kind,
             "follow_up_months": trial.follow_up_months,
-            "reported": not counted.empty,
+            "reported": bool(counted),
         }
-        if counted.empty:
-            bases = sorted(set(own["basis"]))
+        if not counted:
+            bases = sorted({e["basis"] for e in own})
             row["why_no_data"] = (
                 "serious or severe events reported "
                 + " and ".join(_basis_words(b) for b in bases)
@@ -131,15 +135,16 @@ def serious_events(tables: Mapping[str, pd.DataFrame], events: pd.DataFrame) -> 
                 else "no report of the trial gives serious or severe adverse events"
             )
         else:
-            x, n = int(counted["events"].max()), int(counted["denominator"].max())
+            x = int(max(e["events"] for e in counted))
+            n = int(max(e["denominator"] for e in counted if present(e["denominator"])))
             row.update(
-                definition="; ".join(counted["as_reported"]),
+                definition="; ".join(e["as_reported"] for e in counted),
                 relatedness="; ".join(
-                    sorted({str(v) for v in counted["relatedness"] if present(v)})
+                    sorted({str(e["relatedness"]) for e in counted if present(e["relatedness"])})
                 ),
                 events=x,
                 patients=n,
-                several_terms=int((counted["events"] > 0).sum()) > 1,
+                several_terms=sum(e["events"] > 0 for e in counted) > 1,
                 **_exact(x, n),
             )
         rows.append(row)

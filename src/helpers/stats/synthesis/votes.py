@@ -180,12 +180,15 @@ def _majority(up: int, down: int, positive: str, negative: str, tie: str) -> str
 def domain_votes(votes: pd.DataFrame) -> pd.DataFrame:
     """One vote per outcome domain per trial: the majority of its counted outcomes."""
     counted = votes[votes["counted"]]
+    directions: dict[tuple[str, str, str], list[str]] = {}  # plain Python: fast at scale
+    keys = zip(counted["trial_id"], counted["condition"], counted["domain"], strict=True)
+    for key, direction in zip(keys, counted["direction"], strict=True):
+        if all(present(part) for part in key):  # as groupby, which drops missing keys
+            directions.setdefault(key, []).append(direction)
     rows = []
-    for (trial_id, condition, domain), group in counted.groupby(
-        ["trial_id", "condition", "domain"], sort=True
-    ):
-        up = int((group["direction"] == "improved").sum())
-        down = int((group["direction"] == "worsened").sum())
+    for (trial_id, condition, domain), group in sorted(directions.items()):
+        up = sum(direction == "improved" for direction in group)
+        down = sum(direction == "worsened" for direction in group)
         rows.append(
             {
                 "trial_id": trial_id,
@@ -203,9 +206,10 @@ def domain_votes(votes: pd.DataFrame) -> pd.DataFrame:
 
 def trial_votes(domains: pd.DataFrame, trials: pd.DataFrame) -> pd.DataFrame:
     """One vote per trial: more domains improved than worsened, or the reverse."""
+    by_trial = dict(list(domains.groupby("trial_id", sort=False)))  # one pass, not one per trial
     rows = []
     for trial in trials.sort_values(["condition", "trial_id"], kind="stable").itertuples():
-        own = domains[domains["trial_id"] == trial.trial_id]
+        own = by_trial.get(trial.trial_id, domains.iloc[:0])
         up = int((own["vote"] == "improved").sum())
         down = int((own["vote"] == "worsened").sum())
         vote = (
