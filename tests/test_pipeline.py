@@ -421,3 +421,15 @@ def test_an_aborted_cell_is_named_by_its_number_and_first_line():
     assert str(timed_out) == "cell 4 ('import time') ran longer than the cell timeout of 5 s"
     died = CellAborted("was running when the kernel died", 3, None, "os._exit(1)")
     assert str(died).startswith("the cell at position 4 ('os._exit(1)')")
+
+
+def test_a_long_wave_is_logged_by_its_first_steps_and_a_count():
+    def steps(count):
+        return [
+            (plan.Step(f"trial-{i}", "trials", "n.ipynb", f"trials/{i}.html", {}, ""), "")
+            for i in range(count)
+        ]
+
+    assert pipeline._listed(steps(1)) == "trial-0"
+    listed = pipeline._listed(steps(1000))
+    assert listed.startswith("trial-0, trial-1, ") and listed.endswith("trial-9 and 990 more")

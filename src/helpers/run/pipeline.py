@@ -355,8 +355,7 @@ def _run_locked(log: Log, build: Path, options: Options) -> int:
                 workers = options.jobs or os.cpu_count() or 1
                 kernels = resources.enter_context(KernelPool(workers, paths.notebooks_dir()))
             if notebooks:
-                names = ", ".join(s.name for s, _ in notebooks)
-                log.step(f"running {len(notebooks)} notebook(s): {names}")
+                log.step(f"running {len(notebooks)} notebook(s): {_listed(notebooks)}")
                 for step, timing in _run_wave(notebooks, kernels, build, options, rendered):
                     new_pages.append(step.page)
                     timings[step.name] = timing
@@ -386,6 +385,13 @@ def _run_locked(log: Log, build: Path, options: Options) -> int:
         f"open {published / publish.INDEX}"
     )
     return EXIT_OK
+
+
+def _listed(steps: Sequence[tuple[Step, str]], shown: int = 10) -> str:
+    """The steps' names for a log line: the first ``shown``, then how many more."""
+    names = [step.name for step, _ in steps]
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
 
 
 def _run_wave(
