@@ -7,11 +7,13 @@ import base64
 import io
 import re
 
+import matplotlib as mpl
 import nbformat
 import numpy as np
 import pytest
 import seaborn as sns
 from IPython.core.formatters import DisplayFormatter
+from matplotlib.figure import Figure
 from PIL import Image
 
 from helpers import data, paths
@@ -120,10 +122,8 @@ def test_png_is_a_small_palette_image_of_the_whole_figure():
     data = figures.png(figure)
     image = Image.open(io.BytesIO(data))
     assert image.format == "PNG" and image.mode == "P"
-    bounds = figures._draw(figure)[0]
-    assert image.size == pytest.approx(
-        (bounds.width * figure.dpi, bounds.height * figure.dpi), abs=2
-    )
+    width, height = _svg_box(figures.svg(figure))[:2]  # points: 1/72 inch
+    assert image.size == pytest.approx((width / 72 * figure.dpi, height / 72 * figure.dpi), abs=3)
     assert figures.png(line_figure()) == data  # deterministic
 
 
@@ -131,9 +131,8 @@ def test_png_includes_labels_that_reach_beyond_the_canvas():
     figure = plots.new_figure(figsize=(2, 1))
     axes = figure.add_axes((0.0, 0.0, 1.0, 1.0))
     axes.set_yticks([0.5], ["a label far to the left of the axes"])
-    bounds, data = figures._draw(figure)
-    assert bounds.x0 < 0  # the label lies off the canvas
-    assert Image.open(io.BytesIO(data)).size[0] > 2 * figure.dpi
+    assert _svg_box(figures.svg(figure))[2] < 0  # the label lies off the canvas
+    assert Image.open(io.BytesIO(figures.png(figure))).size[0] > 2 * figure.dpi
 
 
 # ------------------------------------------------------------------ contrast
@@ -193,10 +192,50 @@ def test_page_kernels_show_the_same_svg_without_a_png(monkeypatch):
     assert metadata["image/svg+xml"] == {"alt": "A line over three months"}
 
 
-def test_tight_bounds_match_a_raster_drawing():
-    figure = line_figure()
-    figure.axes[0].set_title("A title that reaches past the axes on both of their sides")
-    assert figures.tight_bounds(figure).bounds == pytest.approx(figures._draw(figure)[0].bounds)
+def _svg_box(text: str) -> tuple[float, ...]:
+    opening = re.search(r"<svg[^>]*>", text).group()
+    width, height = (
+        float(re.search(rf'\s{name}="([\d.]+)pt"', opening).group(1))
+        for name in ("width", "height")
+    )
+    return (width, height, *map(float, re.search(r'viewBox="([^"]+)"', opening).group(1).split()))
+
+
+def _reaching_past_the_canvas() -> Figure:
+    figure = line_figure("A title that reaches past the axes on both of their sides")
+    figure.axes[0].annotate("beyond", (1.2, 0.5), xycoords="axes fraction")
+    return figure
+
+
+def test_svg_is_cropped_to_the_box_bbox_inches_tight_gives():
+    figure = _reaching_past_the_canvas()
+    buffer = io.BytesIO()
+    with mpl.rc_context(figures.rc_params()):
+        figure.savefig(buffer, format="svg", bbox_inches="tight")
+    theirs = _svg_box(figures.compact_svg(buffer.getvalue().decode()))
+    ours = _svg_box(figures.svg(figure))
+    assert ours[:2] == pytest.approx(theirs[:2], abs=0.02)  # the same size, in points
+    assert ours[4:] == pytest.approx(ours[:2], abs=0.02)  # shown at 1:1 through the viewBox
+    assert ours[2] < 0  # the title reaches left of the canvas, and the view with it
+
+
+def _backdrop(text: str) -> re.Match | None:
+    """The rectangle drawn first, before matplotlib's figure, if any."""
+    opening = re.search(r"<svg[^>]*>", text)
+    return re.match(r"(<defs><style[^<]*</style></defs>)?<rect ([^>]*)/>", text[opening.end() :])
+
+
+def test_svg_fills_what_lies_beyond_the_canvas_with_the_figure_colour():
+    beyond = figures.svg(_reaching_past_the_canvas())
+    width, height, x, y, *_ = _svg_box(beyond)
+    backdrop = _backdrop(beyond)
+    assert backdrop is not None
+    assert f'x="{x:.2f}"' in backdrop.group(2) and f'width="{width:.2f}"' in backdrop.group(2)
+    inside = plots.new_figure(figsize=(4, 3))
+    inside.add_axes((0.3, 0.3, 0.4, 0.4)).plot([0, 1])
+    within = figures.svg(inside)
+    assert _svg_box(within)[2] > 0
+    assert _backdrop(within) is None  # all on the canvas: matplotlib's own background is enough
 
 
 def test_figure_html_is_an_img_with_alt_text_and_size():
