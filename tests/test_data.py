@@ -44,6 +44,9 @@ def test_a_table_read_again_is_the_file_as_it_is_now(tmp_path):
     shutil.copy(fixture_processed() / "trials.csv", tmp_path / "trials.csv")
     first = data.load("trials", tmp_path)
     first.loc[0, "trial_id"] = "changed by a caller"
+    other = data.load("trials", tmp_path)
+    other["title"] = "retitled by another caller"
+    other.iloc[-1, 0] = "changed in place"
     again = data.load("trials", tmp_path)
     assert again.loc[0, "trial_id"] != "changed by a caller"
     pd.testing.assert_frame_equal(again, data.load("trials", fixture_processed()))

@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 from helpers import data
-from helpers.pages import plots
+from helpers.pages import figures, plots
 
 
 @pytest.fixture(scope="module")
@@ -126,6 +127,48 @@ def test_single_count_without_baseline_is_still_plotted(tables):
     figure = plots.outcome_small_multiples(_outcomes(tables, "sci_honmou2021"))
     assert len(figure.axes) == 1
     assert [t.get_text() for t in figure.axes[0].texts] == ["12/13\nn = 13"]
+
+
+def _left_title(ax) -> Text:
+    return next(
+        child
+        for child in ax.get_children()
+        if isinstance(child, Text) and child.get_text() == ax.get_title(loc="left")
+    )
+
+
+def test_large_values_are_written_in_full_below_a_title_on_its_panel(tables):
+    rows = _outcomes(tables, "sb_nguyen2023")
+    means = rows[rows["mean"].notna()]
+    one = means[means["outcome_id"] == means["outcome_id"].iloc[0]]
+    # Values where matplotlib would write "+1e6" in the corner the title occupies.
+    one = one.assign(mean=1_000_000 + one["mean"] / 1000, sd=0.01)
+    figure = plots.outcome_small_multiples(one)
+    figures.svg(figure)  # laid out and drawn as the site draws it
+    ax = figure.axes[0]
+    assert ax.yaxis.get_offset_text().get_text() == ""
+    shown = [label.get_text() for label in ax.get_yticklabels() if label.get_text()]
+    assert shown and all(999_999 < float(text.replace("−", "-")) < 1_000_001 for text in shown)
+    renderer = figure.canvas.get_renderer()
+    title = _left_title(ax).get_window_extent(renderer)
+    assert title.y0 >= ax.get_window_extent(renderer).y1  # above the panel, not over it
+    low, high = ax.get_ylim()
+    drawn = [
+        label
+        for tick, label in zip(ax.get_yticks(), ax.get_yticklabels(), strict=True)
+        if low <= tick <= high
+    ]
+    assert drawn and all(label.get_window_extent(renderer).y1 <= title.y0 for label in drawn)
+
+
+def test_the_timeline_title_sits_above_its_axes(tables):
+    figure = plots.intervention_timeline(
+        _trial(tables, "sb_nguyen2023"), _outcomes(tables, "sb_nguyen2023")
+    )
+    figures.svg(figure)
+    ax = figure.axes[0]
+    renderer = figure.canvas.get_renderer()
+    assert _left_title(ax).get_window_extent(renderer).y0 >= ax.get_window_extent(renderer).y1
 
 
 # ------------------------------------------------------------------ display and determinism

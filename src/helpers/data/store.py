@@ -70,7 +70,9 @@ def read(path: Path, name: str, spec: tuple[Column, ...]) -> pd.DataFrame:
     """A CSV table read back with its documented dtypes.
 
     The file is read each time; it is parsed again only when its bytes changed since this
-    process last parsed it. Each call returns its own copy, so callers may modify it.
+    process last parsed it. Each call returns its own frame, so callers may modify it: a
+    shallow copy of the parsed one, which pandas' copy-on-write (always on since pandas 3)
+    copies only the parts a caller changes.
     """
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: run `make report` first")
@@ -85,7 +87,7 @@ def read(path: Path, name: str, spec: tuple[Column, ...]) -> pd.DataFrame:
     _PARSED.move_to_end(path)
     while len(_PARSED) > _PARSED_LIMIT:
         _PARSED.popitem(last=False)
-    return parsed[2].copy()
+    return parsed[2].copy(deep=False)
 
 
 def write_atomically(tables: Mapping[str, pd.DataFrame], target: Path) -> None:

@@ -52,6 +52,19 @@ def setup() -> None:
 
 MONTHS_LABEL = "months since the first administration"
 PANEL_INCHES = (3.9, 3.1)  # width, height of one small-multiple panel with its labels
+TIMELINE_INCHES = (8.0, 2.6)
+
+
+def _margins(
+    width: float, height: float, *, left: float, right: float, top: float, bottom: float
+) -> dict[str, float]:
+    """Margins given in inches as matplotlib's figure fractions (``subplots_adjust``)."""
+    return {
+        "left": left / width,
+        "right": 1 - right / width,
+        "top": 1 - top / height,
+        "bottom": bottom / height,
+    }
 
 
 def _value(row: Mapping | pd.Series, key: str) -> float | None:
@@ -119,7 +132,11 @@ def intervention_timeline(
     assessments = _assessments(outcome_timepoints)
     end, end_label = follow_up_end(trial_row, administrations, assessments)
 
-    figure = new_figure(figsize=(8.0, 2.6), layout="constrained")
+    width, height = TIMELINE_INCHES
+    # Fixed margins (those constrained layout chose) instead of a layout engine, which makes
+    # saving draw the figure twice; labels that reach past them are still kept by the crop.
+    figure = new_figure(figsize=(width, height))
+    figure.subplots_adjust(**_margins(width, height, left=1.27, right=0.15, top=0.24, bottom=0.52))
     ax = figure.add_subplot()
     route = trial_row.get("route") if hasattr(trial_row, "get") else None
     cells = trial_row.get("cell_type") if hasattr(trial_row, "get") else None
@@ -191,7 +208,9 @@ def intervention_timeline(
     ax.set_yticks([0.0, 1.0], ["assessments", "cell\nadministrations"])
     ax.set_xlabel(MONTHS_LABEL)
     title = f"{len(administrations) if not admin_note else '?'} × {what}".strip(" ×")
-    ax.set_title(title + (f" ({admin_note})" if admin_note else ""), loc="left")
+    # y=1: the title sits just above the axes, where matplotlib's automatic placement puts it
+    # here (nothing is drawn above these axes), without measuring every tick label to decide.
+    ax.set_title(title + (f" ({admin_note})" if admin_note else ""), loc="left", y=1.0)
     ax.grid(axis="y", visible=False)
     return figures.describe(figure, _timeline_alt(administrations, admin_note, months, end_label))
 
@@ -326,35 +345,31 @@ def outcome_small_multiples(outcomes_for_trial: pd.DataFrame, columns: int = 3) 
     # Fixed margins in inches instead of constrained layout: as readable for equal panels and
     # about twice as fast to render for a trial with many outcomes.
     figure = new_figure(figsize=(width, height))
-    axes = figure.subplots(
+    grid = figure.add_gridspec(
         n_rows,
         columns,
-        squeeze=False,
-        gridspec_kw={
-            "left": 0.7 / width,
-            "right": 1 - 0.15 / width,
-            "top": 1 - 0.5 / height,
-            "bottom": 0.45 / height,
-            "wspace": 0.3,
-            "hspace": 0.45,
-        },
-    ).ravel()
-    for ax, group in zip(axes, groups, strict=False):
+        wspace=0.3,
+        hspace=0.45,
+        **_margins(width, height, left=0.7, right=0.15, top=0.5, bottom=0.45),
+    )
+    axes = [figure.add_subplot(grid[i // columns, i % columns]) for i in range(len(groups))]
+    for ax, group in zip(axes, groups, strict=True):
         group = group.sort_values("timepoint_months", kind="stable")
         colour = colours[domains.index(group["domain"].fillna("").iloc[0]) % len(colours)]
         if group["kind"].eq("count").all() and group["events"].notna().all():
             _draw_count_panel(ax, group, colour)
         else:
             _draw_mean_panel(ax, group.dropna(subset=["mean", "median"], how="all"), colour)
-        ax.set_title(_panel_title(group.iloc[0]), loc="left", fontsize=8)
+        # No offset or "1e6" above the y axis, where it would meet the title (placed at y=1
+        # without measuring the tick labels, as in the timeline): values are written in full.
+        ax.ticklabel_format(axis="y", style="plain", useOffset=False)
+        ax.set_title(_panel_title(group.iloc[0]), loc="left", fontsize=8, y=1.0)
         months = sorted(set(group["timepoint_months"].astype(float)))
         ax.set_xticks(months, [f"{m:g}" for m in months])
         ax.set_xlim(min(months) - 1.5, max(months) + 1.5)
         ax.set_xlabel(MONTHS_LABEL, fontsize=7)
         ax.tick_params(labelsize=7)
         ax.yaxis.label.set_size(7)
-    for ax in axes[len(groups) :]:
-        figure.delaxes(ax)
     names = "; ".join(" ".join(_panel_title(group.iloc[0]).split()) for group in groups)
     return figures.describe(
         figure,
