@@ -13,6 +13,7 @@ from matplotlib.text import Text
 
 from helpers import data
 from helpers.pages import figures, plots
+from helpers.stats import estimates
 
 
 @pytest.fixture(scope="module")
@@ -112,6 +113,13 @@ def test_count_panel_shows_percent_with_exact_interval_and_n(tables):
     ax = _panel(figure, "feel the urge to defecate")
     points = ax.containers[0].lines[0]
     assert np.allclose(points.get_ydata(), [0.0, 500 / 7, 600 / 7])
+    # The bars are the exact intervals of the result table trial_proportions.
+    outcomes = _outcomes(tables, "sb_nguyen2023")
+    table = estimates.proportions(outcomes)
+    table = table[table["measure"].str.contains("feel the urge to defecate")]
+    bars = ax.containers[0].lines[2][0].get_segments()
+    assert np.allclose([bar[0][1] for bar in bars], 100 * table["ci_low"].to_numpy(float))
+    assert np.allclose([bar[1][1] for bar in bars], 100 * table["ci_high"].to_numpy(float))
     assert [t.get_text() for t in ax.texts] == ["0/7\nn = 7", "5/7\nn = 7", "6/7\nn = 7"]
     assert "exact 95% CI" in ax.get_ylabel()
 

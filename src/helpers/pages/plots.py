@@ -256,13 +256,20 @@ def _plottable(outcomes: pd.DataFrame) -> pd.DataFrame:
 
 
 def _draw_count_panel(ax, rows: pd.DataFrame, colour) -> None:
-    from helpers import estimates  # estimates imports nothing from plots; no cycle
+    # The same interval as the result table trial_proportions, without building a table.
+    from helpers.stats import effects, estimates  # neither imports plots; no cycle
 
-    table = estimates.proportions(rows.assign(kind="count"))
-    x = table["timepoint_months"].to_numpy(float)
-    y = 100 * table["proportion"].to_numpy(float)
-    low = 100 * table["ci_low"].to_numpy(float)
-    high = 100 * table["ci_high"].to_numpy(float)
+    counted = rows.dropna(subset=["events", "total"])
+    x = counted["timepoint_months"].to_numpy(float)
+    events = counted["events"].astype(int).tolist()
+    totals = counted["total"].astype(int).tolist()
+    intervals = [
+        effects.clopper_pearson_interval(e, t, estimates.LEVEL)
+        for e, t in zip(events, totals, strict=True)
+    ]
+    y = 100 * np.array(events, dtype=float) / np.array(totals, dtype=float)
+    low = 100 * np.array([bounds[0] for bounds in intervals], dtype=float)
+    high = 100 * np.array([bounds[1] for bounds in intervals], dtype=float)
     ax.errorbar(
         x,
         y,
@@ -273,9 +280,9 @@ def _draw_count_panel(ax, rows: pd.DataFrame, colour) -> None:
         markersize=5,
         label="proportion (exact 95% CI)",
     )
-    for month, top, events, total in zip(x, high, table["events"], table["total"], strict=True):
+    for month, top, event_count, total in zip(x, high, events, totals, strict=True):
         ax.annotate(
-            f"{events}/{total}\nn = {total}",
+            f"{event_count}/{total}\nn = {total}",
             (month, top),
             xytext=(0, 3),
             textcoords="offset points",
