@@ -21,6 +21,7 @@ from helpers import data, paths
 from helpers.pages import site, trial
 from helpers.pages.site_checks import code_identifiers
 from helpers.pages.tables import frame_html
+from helpers.pages.trial import common
 from helpers.run.kernel import KERNEL_ARGUMENTS, IPCKernelManager
 from helpers.stats import analysis
 
@@ -461,6 +462,20 @@ def test_a_page_from_the_studys_rows_is_the_page_from_every_row(tables, trial_id
         else:
             assert frame is tables[name]
     assert _page(trial_id, own) == _page(trial_id, tables)
+
+
+def test_rows_of_cut_tables_are_filtered_again_only_when_they_must_be(tables):
+    trial_id, other = TRIAL_IDS[0], TRIAL_IDS[1]
+    own = trial.of_trial(trial_id, tables)
+    outcomes = common.rows(own, "outcomes", trial_id)
+    pd.testing.assert_frame_equal(outcomes, own["outcomes"])
+    outcomes.loc[:, "measure"] = "changed by a section"
+    assert not own["outcomes"]["measure"].eq("changed by a section").any()
+    assert common.rows(own, "outcomes", other).empty  # another study: not in these rows
+    own["outcomes"] = tables["outcomes"]  # a table put back whole is cut again
+    replaced = common.rows(own, "outcomes", trial_id)
+    assert set(replaced["trial_id"]) == {trial_id}
+    assert len(replaced) == (tables["outcomes"]["trial_id"] == trial_id).sum()
 
 
 def test_sections_without_data_return_a_sentence(tables):

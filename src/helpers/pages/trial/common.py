@@ -75,20 +75,43 @@ def check_parameters(
     return str(trial_id), checked  # type: ignore[return-value]
 
 
-def of_trial(trial_id: str, tables: Tables) -> dict[str, pd.DataFrame]:
+class TrialTables(dict):
+    """Tables cut to one study's rows by :func:`of_trial`, remembering which frames it cut."""
+
+    def __init__(self, trial_id: str, tables: Mapping[str, pd.DataFrame], cut: set[str]) -> None:
+        super().__init__(tables)
+        self.trial_id = trial_id
+        self._cut = {name: tables[name] for name in cut}
+
+    def own_rows(self, table: str, trial_id: str) -> pd.DataFrame | None:
+        """The table as cut for ``trial_id``; None if it was not, or has been replaced since."""
+        frame = self.get(table)
+        if trial_id != self.trial_id or frame is None or frame is not self._cut.get(table):
+            return None
+        return frame.copy(deep=False)  # copy-on-write: a caller's change stays its own
+
+
+def of_trial(trial_id: str, tables: Tables) -> TrialTables:
     """Every table cut to the study's rows; tables without a ``trial_id`` column stay whole.
 
     The page's sections look rows up by trial many times; at 1,000 trials each look-up in the
-    full tables cost several milliseconds, in the study's own rows a fraction of one.
+    full tables cost several milliseconds, in the study's own rows a fraction of one, and in
+    tables already cut (what :func:`rows` finds here) nothing.
     """
-    return {
-        name: rows(tables, name, trial_id) if "trial_id" in frame.columns else frame
+    cut = {name for name, frame in tables.items() if "trial_id" in frame.columns}
+    own = {
+        name: rows(tables, name, trial_id) if name in cut else frame
         for name, frame in tables.items()
     }
+    return TrialTables(trial_id, own, cut)
 
 
 def rows(tables: Tables, table: str, trial_id: str) -> pd.DataFrame:
     """The study's rows of one processed or result table."""
+    if isinstance(tables, TrialTables):
+        own = tables.own_rows(table, trial_id)
+        if own is not None:
+            return own
     frame = tables[table]
     return frame[frame["trial_id"] == trial_id].reset_index(drop=True)
 
