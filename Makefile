@@ -70,6 +70,7 @@ notebooks: $(STAMP) ## Re-execute the committed notebooks in place (after changi
 bench: $(STAMP) ## Run the benchmarks (figures go to benchmarks/README.md)
 	$(PY) benchmarks/bench_stats.py
 	$(PY) benchmarks/bench_pipeline.py
+	$(PY) benchmarks/bench_trial_page.py
 
 $(UV):
 	$(PYTHON) -m venv build/lock-tool
