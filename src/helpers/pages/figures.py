@@ -222,8 +222,7 @@ def svg(figure: Figure) -> str:
 
     The figure is laid out and drawn once: the tight box is measured with the SVG renderer at
     the end of that drawing, and the SVG is cropped to it through its ``viewBox``.
-    (``bbox_inches="tight"`` lays out and draws twice; that was a third of a trial page's time
-    at 1,000 trials.)
+    (``bbox_inches="tight"`` lays out and draws twice: benchmarks/README.md has the cost.)
     """
     buffer = io.BytesIO()
     readable_annotations(figure)
