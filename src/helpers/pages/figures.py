@@ -8,13 +8,14 @@ The code that draws a figure says what it shows::
 
 :func:`install` (called by ``plots.setup``) makes a notebook show every matplotlib figure as
 
-* an SVG with its text kept as text (``svg.fonttype: none``), compacted (coordinates to
+* an SVG with its text kept as text (``svg.fonttype: none``), drawn once and cropped through
+  its ``viewBox`` to the tight box measured in that drawing, compacted (coordinates to
   0.01 pt, no unreferenced ids, no indentation) and byte-identical between runs: the site's
   figure;
 * a PNG beside it (an adaptive 64-colour palette keeps it small), so that JupyterLab shows the
   figure in a committed notebook without the notebook being trusted; the pipeline's kernels,
   whose notebooks only become pages, skip it (``CELL_EVIDENCE_SVG_ONLY=1``): the PNG needs a
-  raster drawing of its own, about 40% of the time a trial page spends on figures;
+  layout and a raster drawing of its own;
 
 both carrying the alt text in their output metadata. The site's template turns the SVG into an
 ``<img>`` with that alt text (:func:`figure_html`). A figure nobody described gets an empty alt
