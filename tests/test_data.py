@@ -11,6 +11,7 @@ import pytest
 from support import fixture_processed
 
 from helpers import data, paths
+from helpers.data import store
 
 
 def test_every_table_loads_with_documented_dtypes(fixture_tables):
@@ -58,6 +59,54 @@ def test_a_table_read_again_is_the_file_as_it_is_now(tmp_path):
     path.write_text(text.replace(original, edited, 1), encoding="utf-8")
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert data.load("trials", tmp_path).loc[0, "trial_id"] == edited
+
+
+class _CountedReads:
+    """Counts the bytes reads of one file through ``Path.read_bytes``."""
+
+    def __init__(self, monkeypatch, path):
+        self.count = 0
+        original = type(path).read_bytes
+
+        def counted(self_path):
+            if self_path == path:
+                self.count += 1
+            return original(self_path)
+
+        monkeypatch.setattr(type(path), "read_bytes", counted)
+
+
+def _same_status_always(monkeypatch):
+    """Every file reports one unchanging status: only the bytes can tell an edit."""
+    monkeypatch.setattr(store, "_status", lambda path: (1, 2, 3, 4, 5))
+
+
+def test_a_file_changed_long_before_it_was_read_is_not_read_again(tmp_path, monkeypatch):
+    shutil.copy(fixture_processed() / "trials.csv", tmp_path / "trials.csv")
+    path = tmp_path / "trials.csv"
+    _same_status_always(monkeypatch)
+    later = store.time.time_ns() + 10 * store.CHANGE_TIME_MARGIN_NS
+    monkeypatch.setattr(store.time, "time_ns", lambda: later)
+    reads = _CountedReads(monkeypatch, path)
+    first = data.load("trials", tmp_path)
+    again = data.load("trials", tmp_path)
+    assert reads.count == 1
+    pd.testing.assert_frame_equal(first, again)
+
+
+def test_a_file_changed_just_before_it_was_read_is_compared_by_its_bytes(tmp_path, monkeypatch):
+    # Two edits within one tick of the file system's clock can leave the status as it was.
+    shutil.copy(fixture_processed() / "trials.csv", tmp_path / "trials.csv")
+    path = tmp_path / "trials.csv"
+    _same_status_always(monkeypatch)  # "changed" at 5 ns, read at 1 s: within the margin
+    monkeypatch.setattr(store.time, "time_ns", lambda: 10**9)
+    reads = _CountedReads(monkeypatch, path)
+    original = data.load("trials", tmp_path).loc[0, "trial_id"]
+    edited = "y" * len(original)
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace(original, edited, 1), encoding="utf-8")
+    assert data.load("trials", tmp_path).loc[0, "trial_id"] == edited
+    assert reads.count == 2
 
 
 def test_conform_refuses_unexpected_columns():
