@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import base64
+import html
 import re
 
 import nbformat
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 from support import on_fixture_root
 
@@ -117,6 +120,54 @@ def test_a_parameterised_page_is_named_by_its_first_generated_heading():
 def test_minimal_escapes_keep_what_a_browser_shows(markup, expected):
     assert site.minimal_escapes(markup) == expected
     assert site.minimal_escapes(expected) == expected
+
+
+def _minimal_escapes_part_by_part(markup: str) -> str:
+    """The definition: every text part and attribute value unescaped, then minimally escaped."""
+
+    def attribute(match):
+        value = html.escape(html.unescape(match.group(1)), quote=False)
+        return '="' + value.replace('"', "&quot;") + '"'
+
+    parts = re.split(r"(<[^>]*>)", markup)
+    return "".join(
+        (part if part.startswith(("<!", "<?")) else re.sub(r'="([^"]*)"', attribute, part))
+        if index % 2
+        else html.escape(html.unescape(part), quote=False)
+        for index, part in enumerate(parts)
+    )
+
+
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "<p>",
+                "</p>",
+                '<a title="',
+                '">',
+                "x",
+                " ",
+                "&amp;",
+                "&#39;",
+                "&quot;",
+                "<",
+                ">",
+                "&",
+                '"',
+                "'",
+                "¶",
+                "&#182;",
+                "<!-- c -->",
+                "<br/>",
+            ]
+        ),
+        max_size=30,
+    ).map("".join)
+)
+def test_minimal_escapes_change_only_parts_that_need_it(markup):
+    # Parts without &, < or > are passed through untouched; the result is the definition's.
+    assert site.minimal_escapes(markup) == _minimal_escapes_part_by_part(markup)
 
 
 def test_render_notebook_shows_markdown_and_outputs_without_code():

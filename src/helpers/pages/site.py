@@ -203,6 +203,14 @@ def _exporter():
         def from_notebook_node(self, nb, resources=None, **kw):
             return TemplateExporter.from_notebook_node(self, nb, resources, **kw)
 
+        def _preprocess(self, nb, resources):
+            # With no preprocessor there is nothing to protect the notebook from: nbconvert
+            # would still copy the notebook it has just copied, and normalise it (~20% of
+            # rendering a trial page).
+            if self._preprocessors:
+                return super()._preprocess(nb, resources)
+            return nb, resources
+
     exporter = ReviewerExporter(
         template_name="reviewer",
         extra_template_basedirs=[str(TEMPLATES)],
@@ -236,6 +244,7 @@ def render_notebook(
 
 _MARKUP = re.compile(r"(<[^>]*>)")
 _ATTRIBUTE_VALUE = re.compile(r'="([^"]*)"')
+_ESCAPABLE = re.compile(r"[&<>]")
 
 
 def minimal_escapes(markup: str) -> str:
@@ -251,13 +260,17 @@ def minimal_escapes(markup: str) -> str:
         return '="' + value.replace('"', "&quot;") + '"'
 
     def tag(part: str) -> str:
-        return part if part.startswith(("<!", "<?")) else _ATTRIBUTE_VALUE.sub(attribute, part)
+        if part.startswith(("<!", "<?")) or not _ESCAPABLE.search(part, 1, len(part) - 1):
+            return part  # nothing inside the brackets to escape or unescape
+        return _ATTRIBUTE_VALUE.sub(attribute, part)
+
+    def text(part: str) -> str:
+        if not _ESCAPABLE.search(part):
+            return part  # most of a page: figures' SVG, tables' plain words and numbers
+        return html.escape(html.unescape(part), quote=False)
 
     parts = _MARKUP.split(markup)
-    return "".join(
-        tag(part) if index % 2 else html.escape(html.unescape(part), quote=False)
-        for index, part in enumerate(parts)
-    )
+    return "".join(tag(part) if index % 2 else text(part) for index, part in enumerate(parts))
 
 
 def _git_commit() -> str:
