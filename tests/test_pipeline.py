@@ -410,10 +410,14 @@ def test_an_os_error_is_described_by_its_path():
     )
     busy = OSError(16, "Device or resource busy", "/srv/reports", None, "/srv/.reports-retired")
     assert "/srv/reports -> /srv/.reports-retired" in pipeline.describe_os_error(busy)
-    copy = shutil.Error([("/srv/reports/a.html", "/srv/build/staging/a.html", "[Errno 28] full")])
+    source, target = "/srv/reports/a.html", "/srv/build/staging/a.html"
+    reason = f"[Errno 28] No space left on device: '{source}' -> '{target}'"
+    copy = shutil.Error([(source, target, reason)])
     assert pipeline.describe_os_error(copy) == (
-        "could not copy /srv/reports/a.html to /srv/build/staging/a.html: [Errno 28] full"
+        f"could not copy {source} to {target}: No space left on device"
     )
+    unusual = shutil.Error([(source, target, "not an OSError's text")])
+    assert pipeline.describe_os_error(unusual).endswith(": not an OSError's text")
 
 
 def test_an_aborted_cell_is_named_by_its_number_and_first_line():

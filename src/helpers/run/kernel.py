@@ -167,28 +167,32 @@ class WarmKernel:
     def run(
         self,
         notebook: Path,
-        output: Path,
+        failed_output: Path,
         parameters: dict,
         cell_timeout: int,
     ) -> tuple[nbformat.NotebookNode, dict[str, float]]:
-        """Execute ``notebook`` with papermill into ``output``: the executed notebook, timings.
+        """Execute ``notebook`` with papermill: the executed notebook, timings.
 
         Timings in seconds: ``kernel`` = starting this kernel (for its first notebook only),
         ``execute`` = resetting it and running the cells. Raises papermill's
         ``PapermillExecutionError`` (naming the failing cell) like ``papermill.execute_notebook``
         on a new kernel, or :class:`CellAborted` when a cell runs longer than ``cell_timeout``
-        seconds or the kernel dies; ``output`` then holds the notebook as far as it ran.
+        seconds or the kernel dies; ``failed_output`` then holds the notebook as far as it ran.
+        A notebook that succeeds is not written: its page is what the run keeps (at 1,000
+        trials, writing and validating every executed notebook cost ~1 GB and ~8% of the
+        pipeline process's time).
         """
-        import nbformat
         import papermill
+        from papermill.exceptions import PapermillExecutionError
 
         _register_engine()
         started = time.perf_counter()
         first, self.notebooks_run = self.notebooks_run == 0, self.notebooks_run + 1
+        self.running = None
         try:
             executed = papermill.execute_notebook(
                 str(notebook),
-                str(output),
+                None,  # not written: see above
                 parameters=parameters,
                 engine_name=ENGINE_NAME,
                 kernel_name=KERNEL_NAME,
@@ -196,16 +200,19 @@ class WarmKernel:
                 cell_timeout=cell_timeout,
                 progress_bar=False,
                 report_mode=False,
-                # Written once at the end (or on failure), not twice per cell: a trial page with
-                # figures is ~1 MB of JSON, validated by nbformat on every write.
-                request_save_on_cell_execute=False,
             )
         except _Aborted as aborted:
             # The kernel is still running the cell, or dead: it runs nothing more.
             self.usable = False
             self.shutdown(now=True)
-            nbformat.write(aborted.notebook, output)
+            _write(aborted.notebook, failed_output)
             raise aborted.cell from None
+        except PapermillExecutionError:
+            if self.running is not None:  # with papermill's error marker, as it would write it
+                _write(self.running, failed_output)
+            raise
+        finally:
+            self.running = None
         timing = {
             "kernel": self.start_seconds if first else 0.0,
             "execute": time.perf_counter() - started,
@@ -257,6 +264,13 @@ class _Aborted(Exception):
         self.cell, self.notebook = cell, notebook
 
 
+def _write(notebook: nbformat.NotebookNode, path: Path) -> None:
+    import nbformat
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, path)
+
+
 @functools.cache
 def _register_engine() -> None:
     """Register papermill's nbclient engine, running on a :class:`WarmKernel`."""
@@ -287,6 +301,7 @@ def _register_engine() -> None:
                 log=_CLIENT_LOG,
             )
             client.kc = kernel.client  # so nbclient neither starts nor stops a kernel or client
+            kernel.running = nb_man.nb  # written out by WarmKernel.run if a cell fails
             reply = client.wait_for_reply(
                 client.kc.execute(RESET_CODE, silent=True, store_history=False)
             )

@@ -50,6 +50,7 @@ import argparse
 import fcntl
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -138,8 +139,7 @@ def execute(step: Step, kernels: KernelPool, build: Path, cell_timeout: int):
 
     from helpers.run.kernel import CellAborted
 
-    executed = build / "executed" / f"{step.name}.ipynb"
-    executed.parent.mkdir(parents=True, exist_ok=True)
+    kept = build / "failed" / f"{step.name}.ipynb"  # written only if the notebook fails
     where = f"{step.notebook} ({step.name})"
     try:
         kernel = kernels.kernel()
@@ -150,10 +150,9 @@ def execute(step: Step, kernels: KernelPool, build: Path, cell_timeout: int):
         raise StepFailed(message, EXIT_NOTEBOOK_FAILED) from None
     try:
         return kernel.run(
-            paths.notebooks_dir() / step.notebook, executed, step.parameters, cell_timeout
+            paths.notebooks_dir() / step.notebook, kept, step.parameters, cell_timeout
         )
     except PapermillExecutionError as exc:
-        kept = _keep_failed(executed, build / "failed")
         cell = exc.exec_count or exc.cell_index
         if exc.ename in ("OSError", "PermissionError") and exc.evalue.startswith("[Errno "):
             # The notebook could not write its output (disk full, read-only folder).
@@ -166,24 +165,15 @@ def execute(step: Step, kernels: KernelPool, build: Path, cell_timeout: int):
         bad_input = exc.ename == "EvidenceInputError"
         raise StepFailed(message, EXIT_BAD_INPUT if bad_input else EXIT_NOTEBOOK_FAILED) from None
     except CellAborted as exc:
-        kept = _keep_failed(executed, build / "failed")
         message = f"{where} failed: {exc}\n  executed notebook kept at {kept}"
         raise StepFailed(message, EXIT_NOTEBOOK_FAILED) from None
     except OSError as exc:
-        if exc.filename is None:  # papermill writing the executed notebook names no file
-            raise OSError(exc.errno, exc.strerror, str(executed)) from None
+        if exc.filename is None:  # nbformat writing the failed notebook names no file
+            raise OSError(exc.errno, exc.strerror, str(kept)) from None
         raise  # reported with its path by run()
     except Exception as exc:  # the kernel stopped answering: still name the step
         message = f"{where} failed: {type(exc).__name__}: {exc}"
         raise StepFailed(message, EXIT_NOTEBOOK_FAILED) from None
-
-
-def _keep_failed(executed: Path, failed_dir: Path) -> Path:
-    failed_dir.mkdir(parents=True, exist_ok=True)
-    kept = failed_dir / executed.name
-    if executed.is_file():
-        shutil.copyfile(executed, kept)
-    return kept
 
 
 # --------------------------------------------------------------------------- the run
@@ -298,10 +288,15 @@ def write_page(path: Path, text: str) -> None:
         raise OSError(exc.errno, exc.strerror, str(path)) from None
 
 
+_ERROR_TEXT = re.compile(r"^\[Errno \d+\] (.*?)(?:: '.*)?$", re.DOTALL)
+
+
 def describe_os_error(exc: OSError) -> str:
     """One line naming the path: ``could not write <path>: <reason>``."""
     if isinstance(exc, shutil.Error) and exc.args and isinstance(exc.args[0], list):
         source, target, reason = exc.args[0][0]  # copytree collects (source, target, reason)
+        # The reason is an OSError as text: "[Errno 28] No space left on device: 'a' -> 'b'".
+        reason = _ERROR_TEXT.sub(r"\1", str(reason))
         return f"could not copy {source} to {target}: {reason}"
     path = exc.filename if exc.filename2 is None else f"{exc.filename} -> {exc.filename2}"
     return f"could not write {path or 'a file'}: {exc.strerror or exc}"
