@@ -478,6 +478,26 @@ def test_rows_of_cut_tables_are_filtered_again_only_when_they_must_be(tables):
     assert len(replaced) == (tables["outcomes"]["trial_id"] == trial_id).sum()
 
 
+@pytest.mark.parametrize("trial_id", TRIAL_IDS)
+def test_the_studys_row_and_facts_are_looked_up_once_and_stay_the_tables(tables, trial_id):
+    own = trial.of_trial(trial_id, tables)
+    built = []
+    first = own.derived("trials", trial_id, "probe", lambda frame: built.append(1) or len(frame))
+    again = own.derived("trials", trial_id, "probe", lambda frame: built.append(1) or len(frame))
+    assert (first, again, len(built)) == (1, 1, 1)
+    row = common.trial_row(trial_id, own)
+    pd.testing.assert_series_equal(row, common.trial_row(trial_id, tables))
+    row["title"] = "changed by a section"
+    assert common.trial_row(trial_id, own)["title"] != "changed by a section"
+    for field in tables["trial_facts"]["field"].dropna().unique():
+        assert common.fact(trial_id, own, field) == common.fact(trial_id, tables, field), field
+    assert common.fact(trial_id, own, "no such field") == ("", common.MISSING)
+    own["trials"] = tables["trials"].assign(title="a table put back whole")  # looked up again
+    assert common.trial_row(trial_id, own)["title"] == "a table put back whole"
+    with pytest.raises(ValueError, match="unknown trial_id"):
+        common.trial_row("no_such_trial", own)
+
+
 def test_sections_without_data_return_a_sentence(tables):
     assert "give no baseline" in trial.baseline("cp_nguyen2017", tables).data
     assert "Every number" in trial.uncaptured("cp_nguyen2017", tables).data

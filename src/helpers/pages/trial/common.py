@@ -76,19 +76,41 @@ def check_parameters(
 
 
 class TrialTables(dict):
-    """Tables cut to one study's rows by :func:`of_trial`, remembering which frames it cut."""
+    """Tables cut to one study's rows by :func:`of_trial`, remembering which frames it cut.
+
+    What the page's sections look up again and again from one cut table (the study's row,
+    its facts by field) is worked out once per table (:meth:`derived`).
+    """
 
     def __init__(self, trial_id: str, tables: Mapping[str, pd.DataFrame], cut: set[str]) -> None:
         super().__init__(tables)
         self.trial_id = trial_id
         self._cut = {name: tables[name] for name in cut}
+        self._derived: dict[tuple[str, str], object] = {}
 
-    def own_rows(self, table: str, trial_id: str) -> pd.DataFrame | None:
-        """The table as cut for ``trial_id``; None if it was not, or has been replaced since."""
+    def _own(self, table: str, trial_id: str) -> pd.DataFrame | None:
         frame = self.get(table)
         if trial_id != self.trial_id or frame is None or frame is not self._cut.get(table):
             return None
-        return frame.copy(deep=False)  # copy-on-write: a caller's change stays its own
+        return frame
+
+    def own_rows(self, table: str, trial_id: str) -> pd.DataFrame | None:
+        """The table as cut for ``trial_id``; None if it was not, or has been replaced since."""
+        frame = self._own(table, trial_id)
+        return None if frame is None else frame.copy(deep=False)  # a caller's change stays its own
+
+    def derived(self, table: str, trial_id: str, name: str, build):
+        """``build(rows)`` of the table as cut for ``trial_id``, built once; None if not cut.
+
+        The result is shared by every caller: ``build`` returns values nobody changes.
+        """
+        frame = self._own(table, trial_id)
+        if frame is None:
+            return None
+        key = (table, name)
+        if key not in self._derived:
+            self._derived[key] = build(frame)
+        return self._derived[key]
 
 
 def of_trial(trial_id: str, tables: Tables) -> TrialTables:
@@ -116,9 +138,24 @@ def rows(tables: Tables, table: str, trial_id: str) -> pd.DataFrame:
     return frame[frame["trial_id"] == trial_id].reset_index(drop=True)
 
 
+def each_row(frame: pd.DataFrame) -> list[pd.Series]:
+    """The frame's rows as Series, built once for sections that go over them several times."""
+    return [row for _, row in frame.iterrows()]
+
+
 def trial_row(trial_id: str, tables: Tables) -> pd.Series:
+    """The study's row of the trials table (ValueError listing the valid ids if none)."""
+    if isinstance(tables, TrialTables):
+        # Cut after check_parameters: the study's row is there unless the id is not its own.
+        found = tables.derived("trials", trial_id, "row", _first_row)
+        if found is not None:
+            return found.copy()
     require_trial(trial_id, tables["trials"])
     return rows(tables, "trials", trial_id).iloc[0]
+
+
+def _first_row(frame: pd.DataFrame) -> pd.Series | None:
+    return frame.iloc[0] if len(frame) else None
 
 
 def study_label(trial: pd.Series) -> str:
@@ -128,13 +165,25 @@ def study_label(trial: pd.Series) -> str:
 
 def fact(trial_id: str, tables: Tables, field: str) -> tuple[str, Markup | str]:
     """(why a sheet field is not reported, its quote marks) for one field of the study."""
-    facts = rows(tables, "trial_facts", trial_id)
-    match = facts[facts["field"] == field]
-    if match.empty:
+    by_field = None
+    if isinstance(tables, TrialTables):
+        by_field = tables.derived("trial_facts", trial_id, "by field", _facts_by_field)
+    if by_field is None:
+        by_field = _facts_by_field(rows(tables, "trial_facts", trial_id))
+    if field not in by_field:
         return "", MISSING
-    found = match.iloc[0]
-    reason = str(found["not_reported"]) if present(found["not_reported"]) else ""
-    return reason, refs(found["quote_id"], trial_id)
+    not_reported, quote_id = by_field[field]
+    reason = str(not_reported) if present(not_reported) else ""
+    return reason, refs(quote_id, trial_id)
+
+
+def _facts_by_field(facts: pd.DataFrame) -> dict[str, tuple[object, object]]:
+    """Each field's (not_reported, quote_id), from its first row."""
+    found: dict[str, tuple[object, object]] = {}
+    columns = (facts["field"], facts["not_reported"], facts["quote_id"])
+    for field, not_reported, quote_id in zip(*columns, strict=True):
+        found.setdefault(field, (not_reported, quote_id))
+    return found
 
 
 def or_reason(value: str, trial_id: str, tables: Tables, field: str) -> str:

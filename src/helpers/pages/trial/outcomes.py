@@ -171,24 +171,23 @@ def score_changes(trial_id: str, tables: Tables) -> pd.DataFrame | HTML:
             "change can be computed; the values are shown as reported above."
         )
     changes = _in_order(changes, rows(tables, "outcomes", trial_id))
+    each = common.each_row(changes)
     r = changes["r_used"].iloc[0]
     smcr = f"SMCR, {BENEFIT} (95% CI, r = {r:g})"
     shown = pd.DataFrame(
         {
-            "outcome": [common.outcome_name(row) for _, row in changes.iterrows()],
-            "comparison": [_comparison(row) for _, row in changes.iterrows()],
+            "outcome": [common.outcome_name(row) for row in each],
+            "comparison": [_comparison(row) for row in each],
             "months since first administration": changes["timepoint_months"].map(_months),
             "patients": changes["n"].map(lambda n: fmt.count(n) if present(n) else MISSING),
             "change as measured": [
                 fmt.signed(row["mean_change"], _decimals(row)) + common.unit_words(row)
-                for _, row in changes.iterrows()
+                for row in each
             ],
-            smcr: [_smcr_cell(row) for _, row in changes.iterrows()],
+            smcr: [_smcr_cell(row) for row in each],
             "reading": changes["reading"],
             "why": changes["reading_reason"],
-            "reported p and the r it implies": [
-                _recovered_cell(row) for _, row in changes.iterrows()
-            ],
+            "reported p and the r it implies": [_recovered_cell(row) for row in each],
             "sources": [common.refs(q, trial_id) for q in changes["quote_id"]],
         }
     ).set_index(["outcome", "comparison"])
@@ -236,25 +235,26 @@ def count_changes(trial_id: str, tables: Tables) -> pd.DataFrame | HTML:
             "of proportions is possible."
         )
     changes = _in_order(changes, rows(tables, "outcomes", trial_id))
+    each = common.each_row(changes)
     shown = pd.DataFrame(
         {
-            "outcome": [common.outcome_name(row) for _, row in changes.iterrows()],
-            "comparison": [_comparison(row) for _, row in changes.iterrows()],
+            "outcome": [common.outcome_name(row) for row in each],
+            "comparison": [_comparison(row) for row in each],
             "months since first administration": changes["timepoint_months"].map(_months),
             "baseline (exact 95% CI)": [
                 _proportion(r["pre_events"], r["pre_total"], r["pre_ci_low"], r["pre_ci_high"])
-                for _, r in changes.iterrows()
+                for r in each
             ],
             "later (exact 95% CI)": [
                 _proportion(r["post_events"], r["post_total"], r["post_ci_low"], r["post_ci_high"])
-                for _, r in changes.iterrows()
+                for r in each
             ],
-            f"change, {BENEFIT}": [_difference_cell(row) for _, row in changes.iterrows()],
+            f"change, {BENEFIT}": [_difference_cell(row) for row in each],
             "exact McNemar test over the possible pairings": [
                 fmt.p_range(row["mcnemar_p_min"], row["mcnemar_p_max"])
                 if present(row["mcnemar_p_min"])
                 else "no paired test"
-                for _, row in changes.iterrows()
+                for row in each
             ],
             "p as reported": changes["p_reported"].map(text),
             "reading": changes["reading"],
@@ -267,7 +267,7 @@ def count_changes(trial_id: str, tables: Tables) -> pd.DataFrame | HTML:
         "a paired (McNemar) test can only be bounded: the range covers every pairing of "
         "patients the counts allow."
     ]
-    for _, row in changes.iterrows():
+    for row in each:
         name = f"{text(row['outcome'], row['measure'])}, {row['timepoint']}"
         if any(word in str(row["p_reported_note"]) for word in ("below", "above")):
             notes.append(f"{name}: {row['p_reported_note']}.")
