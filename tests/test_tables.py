@@ -181,6 +181,18 @@ def test_captioned_frames_carry_their_caption_through_display():
     assert "<caption>Counts</caption>" in tables.frame_html(frame)
 
 
+@pytest.mark.parametrize("index", [None, "trial"])
+def test_rendering_leaves_the_callers_caption_and_copies_it_nowhere(index):
+    frame = pd.DataFrame({"trial": ["A", "B"], "n": [12, 30]})
+    frame = frame.set_index(index) if index else frame
+    frame = tables.captioned(frame, "Patients", notes=["counted once"])
+    body, _ = tables._with_index_as_columns(frame)
+    assert body.attrs == {}  # pandas would deep-copy it into every column taken from the body
+    assert frame.attrs["caption"] == "Patients"
+    assert list(body.iloc[:, -1]) == [12, 30]
+    assert "<caption>Patients</caption>" in tables.frame_html(frame)
+
+
 def test_a_frame_without_caption_renders_without_one():
     html = tables.frame_html(pd.DataFrame({"a": [1]}))
     assert "<caption>" not in html and "aria-label" not in html

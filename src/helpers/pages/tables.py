@@ -178,10 +178,11 @@ def render(
     if lift_repeated:
         body, lifted = lift_repeated_sentences(body, keep=n_row_headers)
         notes = [*lifted, *notes]
-    numeric = [_is_numeric_column(body.iloc[:, i]) for i in range(body.shape[1])]
+    columns = [body.iloc[:, i] for i in range(body.shape[1])]
+    numeric = [_is_numeric_column(values) for values in columns]
     long_text = [
-        not numeric[i] and _median_length(body.iloc[:, i]) > _LONG_TEXT_CHARS
-        for i in range(body.shape[1])
+        not numeric[i] and _median_length(values) > _LONG_TEXT_CHARS
+        for i, values in enumerate(columns)
     ]
     parts = []
     label = f' aria-label="{escape(caption)}"' if caption else ""
@@ -234,7 +235,14 @@ def _column_name(name: object) -> str:
 
 
 def _with_index_as_columns(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """The index as leading columns (row headers), or dropped when it is 0, 1, 2, …"""
+    """The index as leading columns (row headers), or dropped when it is 0, 1, 2, …
+
+    The result carries no ``attrs``: the caption and notes are the caller's, and pandas would
+    deep-copy them into every column taken from the table (half of rendering a trial page's
+    tables).
+    """
+    frame = frame.copy(deep=False)
+    frame.attrs = {}
     index = frame.index
     default = (
         isinstance(index, pd.RangeIndex)
