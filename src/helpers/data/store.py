@@ -64,7 +64,7 @@ def dictionary(specs: Mapping[str, tuple[Column, ...]]) -> pd.DataFrame:
 # Tables parsed in this process, by path. A kernel renders page after page, each reading every
 # table: at 1,000 trials parsing them took ~0.6 s a page, and reading and hashing the same 27 MB
 # again ~0.05 s. A file whose status (inode, size, change times) is as it was when its bytes were
-# parsed is taken as unchanged, unless it changed within CHANGE_TIME_MARGIN of that read: a
+# parsed is taken as unchanged, unless it changed within CHANGE_TIME_MARGIN_NS of that read: a
 # second edit within the file system's clock tick can keep every field of the status, so such
 # a "racily clean" file is read and hashed again (git's index does the same).
 _PARSED: OrderedDict[Path, _Parsed] = OrderedDict()

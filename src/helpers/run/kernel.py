@@ -163,6 +163,7 @@ class WarmKernel:
         self.start_seconds = time.perf_counter() - started
         self.notebooks_run = 0
         self.usable = True
+        self.running: nbformat.NotebookNode | None = None  # the notebook being executed
 
     def run(
         self,
@@ -188,7 +189,6 @@ class WarmKernel:
         _register_engine()
         started = time.perf_counter()
         first, self.notebooks_run = self.notebooks_run == 0, self.notebooks_run + 1
-        self.running = None
         try:
             executed = papermill.execute_notebook(
                 str(notebook),
