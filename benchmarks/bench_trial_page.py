@@ -52,7 +52,7 @@ def page_cpu(root: Path, pages: int, passes: int) -> tuple[float, dict[str, floa
     from helpers import paths
 
     os.environ[paths.ROOT_ENV_VAR] = str(root)
-    os.environ[paths.SVG_ONLY_ENV_VAR] = "1"
+    os.environ[paths.PAGES_ONLY_ENV_VAR] = "1"
     matplotlib.use("agg")
     shell = InteractiveShell.instance()
     notebook = nbformat.read(NOTEBOOK, as_version=4)

@@ -182,7 +182,7 @@ def test_notebooks_show_svg_and_png_with_the_alt_text():
 def test_page_kernels_show_the_same_svg_without_a_png(monkeypatch):
     # The pipeline's kernels set the variable: their notebooks only become pages.
     drawn = figures.svg(figures.describe(line_figure(), "A line over three months"))
-    monkeypatch.setenv(paths.SVG_ONLY_ENV_VAR, "1")
+    monkeypatch.setenv(paths.PAGES_ONLY_ENV_VAR, "1")
     shell = FakeShell()
     figures.install(shell)
     figure = figures.describe(line_figure(), "A line over three months")

@@ -437,3 +437,49 @@ def test_a_long_wave_is_logged_by_its_first_steps_and_a_count():
     assert pipeline._listed(steps(1)) == "trial-0"
     listed = pipeline._listed(steps(1000))
     assert listed.startswith("trial-0, trial-1, ") and listed.endswith("trial-9 and 990 more")
+
+
+RESET_PROBE = """
+import gc, weakref, pandas as pd, matplotlib
+from IPython.core.interactiveshell import InteractiveShell
+from helpers.run.kernel import reset_to_fresh
+
+shell = InteractiveShell.instance()
+reset_to_fresh()  # the first call records the fresh state
+shell.run_cell('''
+import weakref
+class Node: pass
+kept = Node(); kept.me = kept            # a cycle held by a variable
+kept_probe = weakref.ref(kept)
+shown = Node(); shown.me = shown
+shown_probe = weakref.ref(shown)
+del shown
+pd = __import__("pandas"); pd.set_option("display.max_rows", 3)
+__import__("matplotlib").rcParams["lines.linewidth"] = 7
+Node()                                  # an output: held by Out and _
+''', store_history=True)
+probes = shell.user_ns["kept_probe"], shell.user_ns["shown_probe"]
+shown = weakref.ref(shell.user_ns["Out"][1])
+reset_to_fresh()
+print(
+    [probe() is None for probe in (*probes, shown)],
+    sorted(name for name in shell.user_ns if name not in shell.user_ns_hidden),
+    shell.user_ns["__name__"],
+    shell.execution_count,
+    pd.get_option("display.max_rows"),
+    matplotlib.rcParams["lines.linewidth"] == matplotlib.rcParamsDefault["lines.linewidth"],
+    gc.get_freeze_count() > 0,
+)
+"""
+
+
+def test_a_warm_kernel_reset_frees_the_last_notebooks_objects_and_settings():
+    # Reference cycles held by variables and outputs are freed before the survivors are frozen
+    # (frozen garbage would never be freed: a leak per page).
+    result = subprocess.run(
+        [sys.executable, "-c", RESET_PROBE], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == (
+        "[True, True, True] ['__builtin__', '__builtins__', '__name__'] __main__ 1 60 True True"
+    )

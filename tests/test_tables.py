@@ -10,6 +10,7 @@ import pytest
 from IPython.core.formatters import DisplayFormatter
 from markupsafe import Markup
 
+from helpers import paths
 from helpers.pages import tables
 from helpers.pages.tables import Table
 
@@ -238,3 +239,16 @@ def test_the_plain_text_stand_in_is_a_short_preview_with_the_caption():
     lines = data["text/plain"].splitlines()
     assert lines[0] == "Counts" and lines[-1] == "[100 rows x 2 columns]"
     assert len(lines) < 20 and max(map(len, lines)) < 60
+
+
+def test_page_kernels_show_a_tables_caption_and_size_as_its_plain_text(monkeypatch):
+    # The pipeline's kernels set the variable: their notebooks only become pages.
+    monkeypatch.setenv(paths.PAGES_ONLY_ENV_VAR, "1")
+    shell = FakeShell()
+    tables.install(shell)
+    frame = tables.captioned(pd.DataFrame({"a": range(100), "b": ["x"] * 100}), "Counts")
+    data, _ = shell.display_formatter.format(frame)
+    assert data["text/plain"] == "Counts\n[100 rows x 2 columns]"
+    assert data["text/html"] == tables.frame_html(frame)
+    data, _ = shell.display_formatter.format(pd.Series([1, 2, 3]))
+    assert data["text/plain"] == "[3 rows x 1 columns]"

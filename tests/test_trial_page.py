@@ -12,6 +12,8 @@ import nbformat
 import pandas as pd
 import papermill
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from IPython.display import HTML
 from matplotlib.figure import Figure
 from papermill.exceptions import PapermillExecutionError
@@ -476,6 +478,22 @@ def test_rows_of_cut_tables_are_filtered_again_only_when_they_must_be(tables):
     replaced = common.rows(own, "outcomes", trial_id)
     assert set(replaced["trial_id"]) == {trial_id}
     assert len(replaced) == (tables["outcomes"]["trial_id"] == trial_id).sum()
+
+
+@given(
+    ids=st.lists(st.sampled_from(["a", "b", "c", None]), max_size=12),
+    wanted=st.sampled_from(["a", "b", "z"]),
+)
+def test_a_studys_rows_are_those_with_its_id_in_table_order(ids, wanted):
+    # Rows together (a slice) or apart (taken one by one), missing ids, no rows at all.
+    frame = pd.DataFrame(
+        {
+            "trial_id": pd.Series(ids, dtype="string"),
+            "row": pd.Series(range(len(ids)), dtype="Int64"),
+        }
+    )
+    expected = frame[frame["trial_id"] == wanted].reset_index(drop=True)
+    pd.testing.assert_frame_equal(common.rows({"t": frame}, "t", wanted), expected)
 
 
 @pytest.mark.parametrize("trial_id", TRIAL_IDS)

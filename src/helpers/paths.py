@@ -13,8 +13,18 @@ from pathlib import Path
 
 ROOT_ENV_VAR = "CELL_EVIDENCE_ROOT"
 KERNEL_NAME = "cell-evidence"
-# "1" in a kernel whose notebooks only become pages: figures as SVG only (helpers.pages.figures)
-SVG_ONLY_ENV_VAR = "CELL_EVIDENCE_SVG_ONLY"
+# "1" in a kernel whose notebooks only become pages (see pages_only)
+PAGES_ONLY_ENV_VAR = "CELL_EVIDENCE_PAGES_ONLY"
+
+
+def pages_only() -> bool:
+    """Whether this kernel's notebooks only become pages (:data:`PAGES_ONLY_ENV_VAR` is ``1``).
+
+    Their outputs then carry only what a page shows: figures as SVG without a PNG beside them
+    (:mod:`helpers.pages.figures`), tables with their caption and size as plain text instead
+    of a text preview (:mod:`helpers.pages.tables`).
+    """
+    return os.environ.get(PAGES_ONLY_ENV_VAR) == "1"
 
 
 def _default_root() -> Path:

@@ -14,7 +14,7 @@ The code that draws a figure says what it shows::
   figure;
 * a PNG beside it (an adaptive 64-colour palette keeps it small), so that JupyterLab shows the
   figure in a committed notebook without the notebook being trusted; the pipeline's kernels,
-  whose notebooks only become pages, skip it (``CELL_EVIDENCE_SVG_ONLY=1``): the PNG needs a
+  whose notebooks only become pages, skip it (``CELL_EVIDENCE_PAGES_ONLY=1``): the PNG needs a
   layout and a raster drawing of its own;
 
 both carrying the alt text in their output metadata. The site's template turns the SVG into an
@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import base64
 import io
-import os
 import re
 import weakref
 from collections import Counter
@@ -42,7 +41,7 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 from matplotlib.transforms import Bbox
 
-from helpers.paths import SVG_ONLY_ENV_VAR
+from helpers.paths import pages_only
 
 SVG_HASHSALT = "cell-evidence"  # fixed ids for clip paths: identical SVG between runs
 PNG_COLOURS = 64
@@ -357,18 +356,13 @@ def _svg_output(figure: Figure) -> tuple[str, dict]:
     return svg(figure), _metadata(figure)
 
 
-def svg_only() -> bool:
-    """Whether notebooks show figures as SVG only (:data:`SVG_ONLY_ENV_VAR` is ``1``)."""
-    return os.environ.get(SVG_ONLY_ENV_VAR) == "1"
-
-
 def _png_output(figure: Figure) -> tuple[bytes, dict]:
     return png(figure), _metadata(figure)
 
 
 def install(shell=None) -> None:
     """Show every matplotlib figure in a notebook as SVG and PNG (SVG only when
-    :func:`svg_only`), with its alt text."""
+    :func:`helpers.paths.pages_only`), with its alt text."""
     mpl.rcParams.update(rc_params())
     if shell is None:
         try:
@@ -382,7 +376,7 @@ def install(shell=None) -> None:
     for mime in ("image/jpeg", "application/pdf"):
         formatters[mime].pop(Figure, None)
     formatters["image/svg+xml"].for_type(Figure, _svg_output)
-    if svg_only():
+    if pages_only():
         formatters["image/png"].pop(Figure, None)
     else:
         formatters["image/png"].for_type(Figure, _png_output)

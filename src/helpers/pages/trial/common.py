@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable, Mapping
 
+import numpy as np
 import pandas as pd
 from IPython.display import HTML
 from markupsafe import Markup
@@ -134,8 +135,20 @@ def rows(tables: Tables, table: str, trial_id: str) -> pd.DataFrame:
         own = tables.own_rows(table, trial_id)
         if own is not None:
             return own
-    frame = tables[table]
-    return frame[frame["trial_id"] == trial_id].reset_index(drop=True)
+    return _study_rows(tables[table], trial_id)
+
+
+def _study_rows(frame: pd.DataFrame, trial_id: str) -> pd.DataFrame:
+    """``frame[frame["trial_id"] == trial_id]`` renumbered, cut as a slice when the rows are
+    together (tables are written study by study): at 1,000 trials a boolean mask over every
+    column of ~30 tables cost ~60 ms a page, the slice ~25 ms."""
+    ids = frame["trial_id"].to_numpy(dtype=object, na_value=None)
+    found = np.flatnonzero(ids == trial_id)
+    if len(found) and found[-1] - found[0] + 1 == len(found):
+        own = frame.iloc[found[0] : found[-1] + 1]
+    else:
+        own = frame.take(found)
+    return own.reset_index(drop=True)
 
 
 def each_row(frame: pd.DataFrame) -> list[pd.Series]:
