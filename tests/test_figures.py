@@ -214,7 +214,9 @@ def test_svg_is_cropped_to_the_box_bbox_inches_tight_gives():
         figure.savefig(buffer, format="svg", bbox_inches="tight")
     theirs = _svg_box(figures.compact_svg(buffer.getvalue().decode()))
     ours = _svg_box(figures.svg(figure))
-    assert ours[:2] == pytest.approx(theirs[:2], abs=0.02)  # the same size, in points
+    # The same size within half a point: text counts from its glyphs' metrics here, from the
+    # font's line metrics in matplotlib (helpers.pages.ink).
+    assert ours[:2] == pytest.approx(theirs[:2], abs=0.5)
     assert ours[4:] == pytest.approx(ours[:2], abs=0.02)  # shown at 1:1 through the viewBox
     assert ours[2] < 0  # the title reaches left of the canvas, and the view with it
 

@@ -9,9 +9,9 @@ The code that draws a figure says what it shows::
 :func:`install` (called by ``plots.setup``) makes a notebook show every matplotlib figure as
 
 * an SVG with its text kept as text (``svg.fonttype: none``), drawn once and cropped through
-  its ``viewBox`` to the tight box measured in that drawing, compacted (coordinates to
-  0.01 pt, no unreferenced ids, no indentation) and byte-identical between runs: the site's
-  figure;
+  its ``viewBox`` to the box of what that drawing drew (:mod:`helpers.pages.ink`), compacted
+  (coordinates to 0.01 pt, no unreferenced ids, no indentation) and byte-identical between
+  runs: the site's figure;
 * a PNG beside it (an adaptive 64-colour palette keeps it small), so that JupyterLab shows the
   figure in a committed notebook without the notebook being trusted; the pipeline's kernels,
   whose notebooks only become pages, skip it (``CELL_EVIDENCE_PAGES_ONLY=1``): the PNG needs a
@@ -41,6 +41,7 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 from matplotlib.transforms import Bbox
 
+from helpers.pages import ink
 from helpers.paths import pages_only
 
 SVG_HASHSALT = "cell-evidence"  # fixed ids for clip paths: identical SVG between runs
@@ -220,27 +221,35 @@ def png(figure: Figure) -> bytes:
 def svg(figure: Figure) -> str:
     """The figure as compact, deterministic SVG text, cropped to its padded tight box.
 
-    The figure is laid out and drawn once: the tight box is measured with the SVG renderer at
-    the end of that drawing, and the SVG is cropped to it through its ``viewBox``.
-    (``bbox_inches="tight"`` lays out and draws twice: benchmarks/README.md has the cost.)
+    The figure is laid out and drawn once, by :mod:`helpers.pages.ink`'s renderer, which
+    records the box of what it draws; the SVG is cropped to that box through its ``viewBox``.
+    A drawing whose box it cannot work out (an image, TeX) is measured with matplotlib's
+    ``get_tightbbox`` at the end of the same drawing. (``bbox_inches="tight"`` lays out and
+    draws twice: benchmarks/README.md has the cost.)
     """
     buffer = io.BytesIO()
     readable_annotations(figure)
+    inked: list[Bbox] = []
     measured: list[Bbox] = []
 
     def measure(event) -> None:  # the draw has ended; this renderer measured its text
-        measured.append(figure.get_tightbbox(event.renderer))
+        if not event.renderer.complete:  # the ink renderer, through matplotlib's mixed one
+            measured.append(figure.get_tightbbox(event.renderer))
 
-    connection = figure.canvas.mpl_connect("draw_event", measure)
-    try:
-        with mpl.rc_context({**rc_params(), "savefig.bbox": "standard"}):
-            figure.savefig(buffer, format="svg", metadata={"Date": None})
-            padding = mpl.rcParams["savefig.pad_inches"]
-    finally:
-        figure.canvas.mpl_disconnect(connection)
+    with mpl.rc_context({**rc_params(), "savefig.bbox": "standard"}):
+        canvas = figure.canvas
+        connection = canvas.mpl_connect("draw_event", measure)
+        try:
+            figure.savefig(
+                buffer, format="svg", backend=ink.BACKEND, metadata={"Date": None}, ink=inked
+            )
+        finally:
+            canvas.mpl_disconnect(connection)
+        padding = mpl.rcParams["savefig.pad_inches"]
     text = buffer.getvalue().decode("utf-8")
-    if measured:  # an invisible figure draws nothing and is left as it is
-        text = _cropped(text, figure, measured[-1].padded(padding))
+    bounds = (inked or measured or [None])[-1]
+    if bounds is not None:  # an invisible figure draws nothing and is left as it is
+        text = _cropped(text, figure, bounds.padded(padding))
     return compact_svg(text)
 
 
