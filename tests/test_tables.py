@@ -134,6 +134,15 @@ def test_a_column_repeating_one_sentence_becomes_a_note():
     assert rows(kept)[0] == ["term", "basis", "n"]
 
 
+def test_columns_sharing_a_name_are_told_apart_by_position():
+    sentence = "Counted per patient over the whole follow-up"
+    frame = pd.DataFrame([["fever", sentence, 1], ["rash", sentence, 22]], columns=["x", "x", "n"])
+    html = Table(frame, caption="c").to_html()
+    assert rows(html) == [["x", "n"], ["fever", "1"], ["rash", "22"]]
+    assert f"x (every row): {sentence}" in html
+    assert '<td class="num">22</td>' in html  # the numeric column is still the third
+
+
 @pytest.mark.parametrize(
     "frame",
     [

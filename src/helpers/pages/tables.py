@@ -180,7 +180,7 @@ def render(
     if lift_repeated:
         body, lifted = lift_repeated_sentences(body, keep=n_row_headers)
         notes = [*lifted, *notes]
-    columns = [body.iloc[:, i] for i in range(body.shape[1])]
+    columns = [values for _, values in body.items()]  # by position: names may repeat
     numeric = [_is_numeric_column(values) for values in columns]
     long_text = [
         not numeric[i] and _median_length(values) > _LONG_TEXT_CHARS
@@ -275,9 +275,8 @@ def lift_repeated_sentences(frame: pd.DataFrame, keep: int = 0) -> tuple[pd.Data
     if len(frame) < 2:
         return frame, []
     notes, drop = [], []
-    for position in range(keep, frame.shape[1]):
-        values = frame.iloc[:, position]
-        if values.isna().any():
+    for position, (_, values) in enumerate(frame.items()):  # by position: names may repeat
+        if position < keep or values.isna().any():
             continue
         distinct = {str(v) for v in values}
         if len(distinct) != 1:
