@@ -248,3 +248,16 @@ def test_the_index_trials_table_is_captioned_and_links_published_trial_pages(ind
     links = re.findall(r'<a href="(trials/[^"]+)">', index_page)
     assert links == ["trials/sb_nguyen2023.html"]
     assert "spina_bifida" not in index_page and "spina bifida" in index_page
+
+
+def test_markdown_renders_as_nbconvert_renders_it_and_each_text_once():
+    from nbconvert import HTMLExporter
+
+    source = "# A heading\n\nSome *text*, $x^2$ and a [link](https://doi.org/10.1/x)."
+    context = {"cell": {}, "resources": {"metadata": {"path": ""}}}
+    exporter = site._exporter()
+    first = exporter.markdown2html(context, source)
+    assert first == HTMLExporter().markdown2html(context, source)
+    assert exporter.markdown2html(context, source) is first  # parsed once
+    attached = {"cell": {"attachments": {"a.png": {"image/png": "iVBORw0KGgo="}}}}
+    assert exporter.markdown2html(attached, "![a](attachment:a.png)") is not None
