@@ -456,13 +456,16 @@ shown_probe = weakref.ref(shown)
 del shown
 pd = __import__("pandas"); pd.set_option("display.max_rows", 3)
 __import__("matplotlib").rcParams["lines.linewidth"] = 7
-Node()                                  # an output: held by Out and _
+Node()                                  # an output: held by Out, _ and _1
 ''', store_history=True)
+shell.run_cell("later = Node(); later.me = later; later", store_history=True)  # _2: kept by
+shell.run_cell("1 + 1", store_history=True)  # __ and _2 (IPython's reset removes only _1)
 probes = shell.user_ns["kept_probe"], shell.user_ns["shown_probe"]
 shown = weakref.ref(shell.user_ns["Out"][1])
+later = weakref.ref(shell.user_ns["Out"][2])
 reset_to_fresh()
 print(
-    [probe() is None for probe in (*probes, shown)],
+    [probe() is None for probe in (*probes, shown, later)],
     sorted(name for name in shell.user_ns if name not in shell.user_ns_hidden),
     shell.user_ns["__name__"],
     shell.execution_count,
@@ -481,5 +484,5 @@ def test_a_warm_kernel_reset_frees_the_last_notebooks_objects_and_settings():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == (
-        "[True, True, True] ['__builtin__', '__builtins__', '__name__'] __main__ 1 60 True True"
+        "[True, True, True, True] ['__builtin__', '__builtins__', '__name__'] __main__ 1 60 True True"
     )
