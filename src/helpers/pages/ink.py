@@ -114,43 +114,18 @@ class InkRenderer(RendererSVG):
         super().draw_markers(gc, marker_path, marker_trans, path, trans, rgbFace)
 
     def draw_path_collection(
-        self,
-        gc,
-        master_transform,
-        paths,
-        all_transforms,
-        offsets,
-        offset_trans,
-        facecolors,
-        edgecolors,
-        linewidths,
-        linestyles,
-        antialiaseds,
-        urls,
-        offset_position,
-        **kwargs,
+        self, gc, master_transform, paths, all_transforms, offsets, offset_trans, *rest, **kwargs
     ):
+        # rest: facecolors, edgecolors, linewidths, linestyles, antialiaseds, urls, offset_position
         if not self._covered(gc) and len(paths):
             bounds = get_path_collection_extents(
                 master_transform, paths, all_transforms, offsets, offset_trans
             )
-            half = max((float(w) for w in np.atleast_1d(linewidths)), default=0.0) / 2
+            linewidths = np.atleast_1d(rest[2])
+            half = float(linewidths.max()) / 2 if linewidths.size else 0.0
             self._add(gc, bounds.x0 - half, bounds.y0 - half, bounds.x1 + half, bounds.y1 + half)
         super().draw_path_collection(
-            gc,
-            master_transform,
-            paths,
-            all_transforms,
-            offsets,
-            offset_trans,
-            facecolors,
-            edgecolors,
-            linewidths,
-            linestyles,
-            antialiaseds,
-            urls,
-            offset_position,
-            **kwargs,
+            gc, master_transform, paths, all_transforms, offsets, offset_trans, *rest, **kwargs
         )
 
     def draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):

@@ -148,7 +148,8 @@ class WarmKernel:
         self.manager.start_kernel(
             extra_arguments=WARM_KERNEL_ARGUMENTS,
             cwd=str(cwd),
-            # Its notebooks only become pages, which show figures as SVG: no PNG beside them.
+            # Its notebooks only become pages: figures as SVG without a PNG, tables without a
+            # text preview (helpers.paths.pages_only).
             env={**os.environ, PAGES_ONLY_ENV_VAR: "1"},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -382,9 +383,10 @@ def reset_to_fresh() -> None:
     warnings.resetwarnings()  # also invalidates every module's "already shown" registry
     warnings.filters[:] = _FRESH["filters"]
     warnings.onceregistry.clear()
-    # What the reset released after its collection is young: a cheap collection frees it.
-    # The survivors (mostly imported modules) are then exempted from later collections: a
-    # full collection of the scientific stack takes ~0.3 s.
+    # After its collection the reset only rebuilt its own namespaces; a collection of the
+    # young generations frees any cycle among what it dropped. The survivors (mostly imported
+    # modules) are then exempted from later collections: a full collection of the scientific
+    # stack takes ~0.3 s.
     gc.collect(1)
     gc.freeze()
 
