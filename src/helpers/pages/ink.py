@@ -15,10 +15,12 @@ to draw them (benchmarks/README.md).
 
 from __future__ import annotations
 
+import codecs
 import functools
 import math
 
 import numpy as np
+from matplotlib import cbook
 from matplotlib.backends.backend_mixed import MixedModeRenderer
 from matplotlib.backends.backend_svg import FigureCanvasSVG, RendererSVG
 from matplotlib.path import Path, get_path_collection_extents
@@ -187,28 +189,24 @@ class FigureCanvasInk(FigureCanvasSVG):
         passes every backend outside matplotlib; it has applied them already, and SVG output
         takes none of them (matplotlib's own SVG backend is not passed them).
         """
-        import codecs
-
-        from matplotlib import cbook
-
         with cbook.open_file_cm(filename, "w", encoding="utf-8") as handle:
             if not cbook.file_requires_unicode(handle):
                 handle = codecs.getwriter("utf-8")(handle)
-            dpi = self.figure.dpi
+            image_dpi = self.figure.dpi  # print_figure's; the SVG itself is drawn in points
             self.figure.dpi = POINTS_PER_INCH
             width, height = self.figure.get_size_inches()
             drawing = InkRenderer(
                 width * POINTS_PER_INCH,
                 height * POINTS_PER_INCH,
                 handle,
-                image_dpi=dpi,
+                image_dpi=image_dpi,
                 metadata=metadata,
             )
             renderer = MixedModeRenderer(
                 self.figure,
                 width,
                 height,
-                dpi,
+                image_dpi,
                 drawing,
                 bbox_inches_restore=bbox_inches_restore,
             )
