@@ -105,6 +105,63 @@ def test_a_certainty_rating_that_changes_is_listed(before):
     assert row["new"] == "moderate" and row["old"] != "moderate"
 
 
+def test_a_vote_that_changes_is_listed_for_its_domain_or_trial(before):
+    after = {name: frame.copy() for name, frame in before.items()}
+    trials, domains = after["synthesis_vote_trials"], after["synthesis_vote_domains"]
+    first_trial, first_domain = trials.index[0], domains.index[0]
+    was = trials.at[first_trial, "vote"]
+    trial_vote = "favours harm" if was != "favours harm" else "favours benefit"
+    trials.at[first_trial, "vote"] = trial_vote
+    domains.at[first_domain, "vote"] = None  # the domain no longer votes
+    found = changes.compare(before, after)
+    votes = found["changes_votes"].astype("object")
+    votes = votes.where(votes.notna(), None).to_dict("records")
+    expected = [
+        (domains.at[first_domain, "trial_id"], domains.at[first_domain, "domain"], None),
+        (trials.at[first_trial, "trial_id"], None, trial_vote),
+    ]
+    expected.sort(key=lambda v: (v[0], v[1] is None))  # a trial's domains, then its own vote
+    assert [(v["trial_id"], v["domain"], v["new"]) for v in votes] == expected
+    assert all(v["label"] for v in votes)
+    text = re.sub(r"<[^>]+>", " ", changes_page.changes_page(found))
+    assert "the whole trial" in text and "no vote" in text and trial_vote in text
+
+
+def test_a_pooled_adverse_event_proportion_that_moves_is_listed(before):
+    after = {name: frame.copy() for name, frame in before.items()}
+    terms = after["synthesis_adverse_event_terms"]
+    assert not terms.empty, "the fixture has adverse events reported per patient"
+    first = terms["proportion"].astype(float).idxmax()
+    terms.at[first, "proportion"] = terms.at[first, "proportion"] / 2
+    found = changes.compare(before, after)
+    (moved,) = found["changes_estimates"].to_dict("records")
+    scope, term = terms.at[first, "scope"], terms.at[first, "term"]
+    assert (moved["estimate"], moved["subject"], moved["change"]) == (
+        "adverse events",
+        f"{scope}:{term}",
+        "moved",
+    )
+    assert pd.isna(moved["trial_id"])
+    text = re.sub(r"<[^>]+>", " ", changes_page.changes_page(found))
+    assert f"{term}: patients with the adverse event" in text
+    assert site_checks.code_identifiers(text.split("<main>", 1)[-1]) == []
+
+
+def test_changes_stored_by_an_older_site_read_back_with_every_table(before, tmp_path):
+    found = changes.compare(before, with_mean(before, EDITED_TRIAL, EDITED_OUTCOME, 12))
+    for name, frame in found.items():
+        if name == "changes_votes":
+            continue  # an older site compared no votes
+        if name == "changes_estimates":
+            frame = frame.drop(columns=["new_ci_high"])  # nor stored this column
+        frame.to_csv(tmp_path / f"{name}.csv", index=False, lineterminator="\n")
+    stored = changes.read_changes(tmp_path)
+    assert set(stored) == set(changes.CHANGES)
+    assert stored["changes_votes"].empty
+    assert stored["changes_estimates"]["new_ci_high"].isna().all()
+    assert "<h2" in changes_page.changes_page(stored)
+
+
 def test_the_page_and_log_show_the_changes_in_words(before):
     after = with_mean(before, EDITED_TRIAL, EDITED_OUTCOME, 12)
     found = changes.compare(before, after)

@@ -12,9 +12,13 @@ What counts as a change:
 * estimates that moved: per trial, every benefit-oriented change of an outcome (the
   standardised mean change of ``trial_changes``, the risk difference of
   ``trial_count_changes``), one per outcome and later assessment; across trials, pooled
-  efficacy estimates and the serious-event proportions of ``synthesis_serious_pooled``. An estimate moved when its value or an end of
-  its interval differs beyond floating-point noise; one that appears or disappears (an outcome
-  added, or no longer estimable) is listed as added or removed;
+  efficacy estimates, the serious-event proportions of ``synthesis_serious_pooled`` and the
+  adverse-event proportions of ``synthesis_adverse_event_terms``. An estimate moved when its
+  value or an end of its interval differs beyond floating-point noise; one that appears or
+  disappears (an outcome added, or no longer estimable) is listed as added or removed;
+* votes: the direction a trial's outcome domain, or the trial as a whole, votes for in the
+  vote counting (``synthesis_vote_domains``, ``synthesis_vote_trials``), where it differs,
+  appears or disappears;
 * certainty: a GRADE rating (``synthesis_certainty``) that differs, appears or disappears;
 * flags raised or resolved: rows of the data-quality checks (``checks``) and of the analysis
   flags (``synthesis_flags``) that appear or disappear.
@@ -32,7 +36,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from helpers.data.store import Column, columns, conform
+from helpers.data.store import Column, columns, conform, empty
 
 # Processed tables a published site carries besides the results (the rest are for download).
 COMPARED_PROCESSED = ("trials", "reports", "checks")
@@ -62,13 +66,14 @@ CHANGES: dict[str, tuple[Column, ...]] = {
             "change score (a trial's standardised mean change, positive = benefit) | "
             "risk difference (a trial's change in the proportion with a finding, positive = "
             "benefit) | pooled efficacy (pooled standardised mean change of a condition and "
-            "domain) | serious events (summed serious-event proportion of a scope)",
+            "domain) | serious events (summed serious-event proportion of a scope) | adverse "
+            "events (summed proportion of patients with an adverse-event term in a scope)",
         ),
         (
             "subject",
             "string",
-            "outcome identifier (per trial), '<condition>:<domain>' (pooled efficacy) or the "
-            "scope (serious events)",
+            "outcome identifier (per trial), '<condition>:<domain>' (pooled efficacy), the "
+            "scope (serious events) or '<scope>:<term>' (adverse events)",
         ),
         ("outcome", "string", "outcome label (per trial); empty otherwise"),
         ("timepoint", "string", "the later assessment, as the source names it (per trial)"),
@@ -79,6 +84,13 @@ CHANGES: dict[str, tuple[Column, ...]] = {
         ("new_ci_low", "float64", "its 95% interval, lower end"),
         ("new_ci_high", "float64", "its 95% interval, upper end"),
         ("change", "string", "moved | added | removed"),
+    ),
+    "changes_votes": columns(
+        *_STUDY,
+        ("condition", "string", "condition code"),
+        ("domain", "string", "outcome domain code; empty for the trial's overall vote"),
+        ("old", "string", "the vote in the site replaced (empty: no vote)"),
+        ("new", "string", "the vote now (empty: no vote)"),
     ),
     "changes_certainty": columns(
         ("outcome_key", "string", "synthesis_certainty.outcome_key"),
@@ -143,6 +155,13 @@ _ESTIMATES = (
         "proportion",
         ("ci_low", "ci_high"),
     ),
+    _Estimates(
+        "adverse events",
+        "synthesis_adverse_event_terms",
+        ("scope", "term"),
+        "proportion",
+        ("ci_low", "ci_high"),
+    ),
 )
 
 
@@ -162,12 +181,15 @@ def compare(
     reports["label"] = reports["trial_id"].map(labels)
     estimates = _estimates(old, new, skipped)
     estimates["label"] = estimates["trial_id"].map(labels)
+    votes = _votes(old, new, skipped)
+    votes["label"] = votes["trial_id"].map(labels)
     flags = _flags(old, new, skipped)
     flags["label"] = flags["trial_id"].map(labels)
     changes = {
         "changes_trials": trials,
         "changes_reports": reports,
         "changes_estimates": estimates,
+        "changes_votes": votes,
         "changes_certainty": _certainty(old, new),
         "changes_flags": flags,
     }
@@ -286,6 +308,32 @@ def _estimates(old, new, skipped: set[str]) -> pd.DataFrame:
     return pd.DataFrame(out, columns=columns_)
 
 
+def _votes(old, new, skipped: set[str]) -> pd.DataFrame:
+    """Votes of a trial's outcome domains and of the trial that differ, appear or disappear."""
+    frames = []
+    for table, keys in (
+        ("synthesis_vote_domains", ("trial_id", "domain")),
+        ("synthesis_vote_trials", ("trial_id",)),
+    ):
+        needed = (*keys, "condition", "vote")
+        merged = _keyed(_table(old, table, needed), keys).merge(
+            _keyed(_table(new, table, needed), keys),
+            on=list(keys),
+            how="outer",
+            suffixes=("_old", "_new"),
+        )
+        merged = merged[merged["vote_old"].fillna("") != merged["vote_new"].fillna("")]
+        frame = merged.loc[:, list(keys)].copy()
+        frame["condition"] = merged["condition_new"].fillna(merged["condition_old"])
+        frame["old"] = merged["vote_old"].replace("", None)
+        frame["new"] = merged["vote_new"].replace("", None)
+        frames.append(frame[~frame["trial_id"].isin(skipped)])
+    votes = pd.concat(frames, ignore_index=True)
+    order = ["trial_id", "domain"]  # a trial's domains, then its overall vote (no domain)
+    votes = votes.sort_values(order, kind="stable", na_position="last")
+    return votes.reset_index(drop=True)
+
+
 def _certainty(old, new) -> pd.DataFrame:
     needed = ("outcome_key", "condition", "kind", "subject", "certainty")
     merged = _keyed(_table(old, "synthesis_certainty", needed), ("outcome_key",)).merge(
@@ -339,6 +387,17 @@ def read_tables(directory: Path, specs: Mapping[str, tuple[Column, ...]]) -> dic
         tables[name] = frame.astype(
             {n: ("float64" if d in ("float64", "Float64") else "string") for n, d in known.items()}
         )
+    return tables
+
+
+def read_changes(directory: Path) -> dict[str, pd.DataFrame]:
+    """Every change table stored in ``directory``; one an older site did not store is empty."""
+    found = read_tables(directory, CHANGES)
+    tables = {}
+    for name, spec in CHANGES.items():
+        frame = found.get(name, empty(spec))
+        frame = frame.reindex(columns=[c.name for c in spec])  # a column it lacks is empty
+        tables[name] = conform(name, spec, frame)
     return tables
 
 

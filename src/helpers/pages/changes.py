@@ -1,6 +1,6 @@
 """The "What changed" page: the change tables of :mod:`helpers.data.changes` for reviewers.
 
-One captioned table per kind of change (trials and reports, estimates, certainty, flags), in
+One captioned table per kind of change (trials and reports, estimates, votes, certainty, flags), in
 words: studies by their labels, outcomes by theirs, estimates in the site's one convention
 (positive = benefit, :mod:`helpers.pages.format`). Nothing on the page depends on the clock:
 it says which regeneration it describes by what it compares, not by a date.
@@ -30,6 +30,7 @@ ESTIMATE_WORDS = {
     "risk difference": "change in the proportion of patients",
     "pooled efficacy": "pooled standardised mean change",
     "serious events": "patients with a serious adverse event",
+    "adverse events": "patients with the adverse event",
 }
 FOUND_BY = {"checks": "data-quality checks", "analysis": "the analysis"}
 
@@ -50,7 +51,7 @@ def _scope(code: object) -> str:
 def _value(estimate: str, value: float, low: float, high: float) -> str:
     if not fmt.present(value):
         return "none"
-    if estimate == "serious events":
+    if estimate in ("serious events", "adverse events"):
         interval = fmt.percent_interval(low, high)
         return (
             f"{fmt.percent(value)} (95% CI {interval})" if fmt.present(low) else fmt.percent(value)
@@ -70,6 +71,9 @@ def _what(row: Mapping) -> str:
     if estimate == "pooled efficacy":
         condition, _, domain = subject.partition(":")
         return f"{fmt.domain(domain)} in {fmt.condition(condition)}: {words}"
+    if estimate == "adverse events":
+        scope, _, term = subject.partition(":")
+        return f"{term}: {words}, {_scope(scope)}"
     return f"{words}, {_scope(subject)}"
 
 
@@ -127,6 +131,29 @@ def estimates_table(changes: Mapping[str, pd.DataFrame]) -> tables.Table:
     )
 
 
+def votes_table(changes: Mapping[str, pd.DataFrame]) -> tables.Table:
+    rows = [
+        {
+            "study": _study(r),
+            "vote of": fmt.domain(r["domain"]) if fmt.present(r["domain"]) else "the whole trial",
+            "before": _text(r["old"]) or "no vote",
+            "now": _text(r["new"]) or "no vote",
+        }
+        for r in changes["changes_votes"].to_dict("records")
+    ]
+    frame = pd.DataFrame(rows, columns=["study", "vote of", "before", "now"])
+    return tables.Table(
+        frame,
+        caption="Votes on the direction of effect that changed (before → now)",
+        notes=[
+            "Vote counting by direction of effect: an outcome domain votes by the majority of "
+            "its outcomes, a trial by the balance of its domains.",
+            "No vote: the domain or trial was not in the vote counting.",
+        ],
+        lift_repeated=False,
+    )
+
+
 def certainty_table(changes: Mapping[str, pd.DataFrame]) -> tables.Table:
     rows = [
         {
@@ -168,6 +195,7 @@ def flags_table(changes: Mapping[str, pd.DataFrame]) -> tables.Table:
 SECTIONS = (
     ("changes_trials", "studies", "Studies and reports", trials_table),
     ("changes_estimates", "estimates", "Estimates", estimates_table),
+    ("changes_votes", "votes", "Direction of effect (vote counting)", votes_table),
     ("changes_certainty", "certainty", "Certainty of the evidence", certainty_table),
     ("changes_flags", "flags", "Flags", flags_table),
 )
@@ -183,6 +211,7 @@ def summary(changes: Mapping[str, pd.DataFrame]) -> str:
         )
         + " added or removed",
         fmt.plural(len(changes["changes_estimates"]), "estimate") + " changed",
+        fmt.plural(len(changes["changes_votes"]), "vote") + " changed",
         fmt.plural(len(changes["changes_certainty"]), "certainty rating") + " changed",
         fmt.plural(len(changes["changes_flags"]), "flag") + " raised or resolved",
     ]

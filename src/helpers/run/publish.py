@@ -93,7 +93,7 @@ def record_changes(staging: Path, published: Path, site_pages: Iterable[str]) ->
     found = changes.compare(old, _snapshot_tables(snapshot, specs))
     if found is None or changes.nothing_changed(found):
         last = old_snapshot / LAST_CHANGES
-        found = changes.read_tables(last, changes.CHANGES) if last.is_dir() else None
+        found = changes.read_changes(last) if last.is_dir() else None
     if found is not None:
         (snapshot / LAST_CHANGES).mkdir()
         for name, frame in found.items():
