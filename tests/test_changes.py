@@ -143,7 +143,7 @@ def test_a_pooled_adverse_event_proportion_that_moves_is_listed(before):
     )
     assert pd.isna(moved["trial_id"])
     text = re.sub(r"<[^>]+>", " ", changes_page.changes_page(found))
-    assert f"{term}: patients with the adverse event" in text
+    assert f"patients with {term} (adverse event)" in text
     assert site_checks.code_identifiers(text.split("<main>", 1)[-1]) == []
 
 

@@ -30,7 +30,7 @@ ESTIMATE_WORDS = {
     "risk difference": "change in the proportion of patients",
     "pooled efficacy": "pooled standardised mean change",
     "serious events": "patients with a serious adverse event",
-    "adverse events": "patients with the adverse event",
+    "adverse events": "adverse event",
 }
 FOUND_BY = {"checks": "data-quality checks", "analysis": "the analysis"}
 
@@ -73,7 +73,7 @@ def _what(row: Mapping) -> str:
         return f"{fmt.domain(domain)} in {fmt.condition(condition)}: {words}"
     if estimate == "adverse events":
         scope, _, term = subject.partition(":")
-        return f"{term}: {words}, {_scope(scope)}"
+        return f"patients with {term} ({words}), {_scope(scope)}"
     return f"{words}, {_scope(subject)}"
 
 
