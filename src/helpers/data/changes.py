@@ -308,47 +308,41 @@ def _estimates(old, new, skipped: set[str]) -> pd.DataFrame:
     return pd.DataFrame(out, columns=columns_)
 
 
+def _ratings(old, new, table: str, keys: tuple[str, ...], rating: str, carried: tuple[str, ...]):
+    """Rows of ``table`` whose ``rating`` (a category) differs, appears or disappears: the
+    keys, the ``carried`` columns (as now, else as before), ``old`` and ``new``."""
+    needed = (*keys, *carried, rating)
+    merged = _keyed(_table(old, table, needed), keys).merge(
+        _keyed(_table(new, table, needed), keys),
+        on=list(keys),
+        how="outer",
+        suffixes=("_old", "_new"),
+    )
+    merged = merged[merged[f"{rating}_old"].fillna("") != merged[f"{rating}_new"].fillna("")]
+    out = merged.loc[:, list(keys)].copy()
+    for column in carried:
+        out[column] = merged[f"{column}_new"].fillna(merged[f"{column}_old"])
+    out["old"] = merged[f"{rating}_old"].replace("", None)
+    out["new"] = merged[f"{rating}_new"].replace("", None)
+    return out.reset_index(drop=True)
+
+
 def _votes(old, new, skipped: set[str]) -> pd.DataFrame:
     """Votes of a trial's outcome domains and of the trial that differ, appear or disappear."""
-    frames = []
-    for table, keys in (
-        ("synthesis_vote_domains", ("trial_id", "domain")),
-        ("synthesis_vote_trials", ("trial_id",)),
-    ):
-        needed = (*keys, "condition", "vote")
-        merged = _keyed(_table(old, table, needed), keys).merge(
-            _keyed(_table(new, table, needed), keys),
-            on=list(keys),
-            how="outer",
-            suffixes=("_old", "_new"),
-        )
-        merged = merged[merged["vote_old"].fillna("") != merged["vote_new"].fillna("")]
-        frame = merged.loc[:, list(keys)].copy()
-        frame["condition"] = merged["condition_new"].fillna(merged["condition_old"])
-        frame["old"] = merged["vote_old"].replace("", None)
-        frame["new"] = merged["vote_new"].replace("", None)
-        frames.append(frame[~frame["trial_id"].isin(skipped)])
-    votes = pd.concat(frames, ignore_index=True)
+    domains = _ratings(
+        old, new, "synthesis_vote_domains", ("trial_id", "domain"), "vote", ("condition",)
+    )
+    trials = _ratings(old, new, "synthesis_vote_trials", ("trial_id",), "vote", ("condition",))
+    votes = pd.concat([domains, trials], ignore_index=True)
+    votes = votes[~votes["trial_id"].isin(skipped)]
     order = ["trial_id", "domain"]  # a trial's domains, then its overall vote (no domain)
     votes = votes.sort_values(order, kind="stable", na_position="last")
     return votes.reset_index(drop=True)
 
 
 def _certainty(old, new) -> pd.DataFrame:
-    needed = ("outcome_key", "condition", "kind", "subject", "certainty")
-    merged = _keyed(_table(old, "synthesis_certainty", needed), ("outcome_key",)).merge(
-        _keyed(_table(new, "synthesis_certainty", needed), ("outcome_key",)),
-        on="outcome_key",
-        how="outer",
-        suffixes=("_old", "_new"),
-    )
-    merged = merged[merged["certainty_old"].fillna("") != merged["certainty_new"].fillna("")]
-    out = pd.DataFrame({"outcome_key": merged["outcome_key"]})
-    for column in ("condition", "kind", "subject"):
-        out[column] = merged[f"{column}_new"].fillna(merged[f"{column}_old"])
-    out["old"] = merged["certainty_old"].replace("", None)
-    out["new"] = merged["certainty_new"].replace("", None)
-    return out.reset_index(drop=True)
+    carried = ("condition", "kind", "subject")
+    return _ratings(old, new, "synthesis_certainty", ("outcome_key",), "certainty", carried)
 
 
 def _flags(old, new, skipped: set[str]) -> pd.DataFrame:
